@@ -1,0 +1,219 @@
+"""Benchmark the default decoder against the retrieval baseline on AART.
+
+Run: ``python benchmarks/decode.py [--quick]`` (``--quick``: 10 + 5 targets, printed only).
+
+Target families:
+  * held-out: AART prompts left out of the workspace; target = their real embedding. The
+    retrieval baseline is the nearest *remaining* row (the held-out row itself is excluded).
+  * midpoint: normalize((a + b) / 2) for random pairs of workspace rows; both parents stay in the
+    workspace, so the baseline may pick one of them.
+  * concept-steered: HOOK ONLY. Filled in once ``amplio.concepts`` offers steering; until then
+    the JSON records the family as not run.
+
+Reported per family: mean and median fidelity and seconds per target of (a) retrieval and (b)
+the decoder's first output (clean candidates rank first), the margin, the share of targets won,
+and the flags on the outputs. Results go to ``benchmarks/results/decode.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from amplio.decoders.context import context_for  # noqa: E402
+from amplio.decoders.llm_inversion import LLMInversionDecoder  # noqa: E402
+from amplio.embedding.base import create_encoder, l2_normalise  # noqa: E402
+from amplio.llm.local import LocalLLM  # noqa: E402
+
+DATASET = Path(os.environ.get("AMPLIO_DATASETS", "/work/shared/datasets")) / "aart_v1_20231117.csv"
+OUT = ROOT / "benchmarks" / "results" / "decode.json"
+
+
+def load_rows() -> list[str]:
+    """AART prompts, exact duplicates removed (a held-out copy would make retrieval trivial)."""
+    import pandas as pd
+
+    texts = pd.read_csv(DATASET)["prompt"].dropna().astype(str)
+    return list(dict.fromkeys(t.strip() for t in texts if t.strip()))
+
+
+def run_family(
+    decoder: LLMInversionDecoder,
+    targets: list[dict[str, Any]],
+    ref_texts: list[str],
+    ref_embs: np.ndarray,
+    n: int,
+) -> dict[str, Any]:
+    """Decode every target; return the family's summary and per-target records."""
+    records = []
+    flag_counts: Counter[str] = Counter()
+    for i, t in enumerate(targets):
+        goal = t["target"]
+        start = time.perf_counter()
+        retrieval = float(np.max(ref_embs @ goal))
+        retrieval_s = time.perf_counter() - start
+        context = context_for(goal, ref_texts, ref_embs, k=8, parent_texts=t.get("parents", ()))
+        start = time.perf_counter()
+        outputs = decoder.decode(goal, n=n, context=context, seed=i)
+        seconds = time.perf_counter() - start
+        for o in outputs:
+            flag_counts.update(o.flags or ["clean"])
+        best = outputs[0]
+        records.append(
+            {
+                "source": t.get("source"),
+                "parents": list(t.get("parents", ())),
+                "retrieval_fidelity": round(retrieval, 4),
+                "retrieval_s": round(retrieval_s, 5),
+                "decoded": best.text,
+                "fidelity": round(best.fidelity, 4),
+                "flags": best.flags,
+                "mean_fidelity_of_n": round(float(np.mean([o.fidelity for o in outputs])), 4),
+                "outputs": len(outputs),
+                "seconds": round(seconds, 2),
+            }
+        )
+        print(
+            f"  [{i + 1}/{len(targets)}] retrieval {retrieval:.3f}  decoder {best.fidelity:.3f}"
+            f"  {seconds:.1f}s  {best.flags or ''}  {best.text[:70]!r}",
+            flush=True,
+        )
+    fid = [r["fidelity"] for r in records]
+    ret = [r["retrieval_fidelity"] for r in records]
+    margins = [a - b for a, b in zip(fid, ret)]
+    clean_first = [not r["flags"] for r in records]
+    return {
+        "targets": len(records),
+        "retrieval": {
+            "mean_fidelity": round(statistics.mean(ret), 4),
+            "median_fidelity": round(statistics.median(ret), 4),
+            "seconds_per_target": round(statistics.mean(r["retrieval_s"] for r in records), 5),
+        },
+        "decoder": {
+            "mean_fidelity": round(statistics.mean(fid), 4),
+            "median_fidelity": round(statistics.median(fid), 4),
+            "seconds_per_target": round(statistics.mean(r["seconds"] for r in records), 2),
+            "max_seconds": round(max(r["seconds"] for r in records), 2),
+            "first_output_clean_share": round(sum(clean_first) / len(records), 3),
+            "mean_fidelity_of_n": round(statistics.mean(r["mean_fidelity_of_n"] for r in records), 4),
+        },
+        "margin_mean": round(statistics.mean(margins), 4),
+        "margin_median": round(statistics.median(margins), 4),
+        "won_share": round(sum(m > 0 for m in margins) / len(margins), 3),
+        "output_flags": dict(flag_counts),
+        "records": records,
+    }
+
+
+def concept_steered_targets(*_: object) -> list[dict[str, Any]] | None:
+    """HOOK: concept-steered targets, to be filled in once ``amplio.concepts`` can steer.
+
+    Returns ``None`` (family not run) until then; nothing here fakes concept vectors.
+    """
+    return None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="10 + 5 targets, print only")
+    parser.add_argument("--held-out", type=int, default=100)
+    parser.add_argument("--midpoints", type=int, default=50)
+    parser.add_argument("--n", type=int, default=3, help="outputs per target")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    held_count, mid_count = (10, 5) if args.quick else (args.held_out, args.midpoints)
+    out = args.out if args.out is not None else (None if args.quick else OUT)
+
+    texts = load_rows()
+    encoder = create_encoder("sentence-transformers", "all-MiniLM-L6-v2")
+    start = time.perf_counter()
+    embs = encoder.encode(texts)
+    encode_s = time.perf_counter() - start
+    llm = LocalLLM(n_threads=2)
+    decoder = LLMInversionDecoder(encoder, llm)
+
+    rng = np.random.default_rng(args.seed)
+    held = rng.choice(len(texts), size=held_count, replace=False)
+    keep = np.setdiff1d(np.arange(len(texts)), held)
+    ref_texts = [texts[i] for i in keep]
+    ref_embs = embs[keep]
+
+    families: dict[str, Any] = {}
+    print(f"held-out: {held_count} targets against {len(ref_texts)} rows", flush=True)
+    held_targets = [{"target": embs[i], "source": texts[i]} for i in held]
+    families["held_out"] = run_family(decoder, held_targets, ref_texts, ref_embs, args.n)
+
+    pairs = [rng.choice(len(ref_texts), size=2, replace=False) for _ in range(mid_count)]
+    mid_targets = [
+        {
+            "target": l2_normalise((ref_embs[a] + ref_embs[b]) / 2),
+            "parents": [ref_texts[a], ref_texts[b]],
+            "cos_parents": float(ref_embs[a] @ ref_embs[b]),
+        }
+        for a, b in pairs
+    ]
+    print(f"midpoints: {mid_count} targets", flush=True)
+    families["midpoint"] = run_family(decoder, mid_targets, ref_texts, ref_embs, args.n)
+
+    steered = concept_steered_targets(encoder, ref_texts, ref_embs)
+    families["concept_steered"] = (
+        run_family(decoder, steered, ref_texts, ref_embs, args.n)
+        if steered
+        else {"status": "not run: amplio.concepts has no steering API yet (hook in decode.py)"}
+    )
+
+    result = {
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "command": " ".join(["python", "benchmarks/decode.py", *sys.argv[1:]]),
+        "machine": {
+            "cpu_count": os.cpu_count(),
+            "llm_threads": 2,
+            "platform": platform.platform(),
+            "processor": platform.processor() or platform.machine(),
+            "python": platform.python_version(),
+            "load_average_at_start": list(os.getloadavg()),
+            "note": "2 cores shared with other jobs; seconds are wall time",
+        },
+        "dataset": {"path": DATASET.name, "unique_rows": len(texts), "encode_seconds": round(encode_s, 1)},
+        "models": {"encoder": encoder.name, "llm": llm.name, "decoder": decoder.name},
+        "decoder_options": {
+            "rounds": decoder.rounds,
+            "samples": decoder.samples,
+            "shots": decoder.shots,
+            "max_tokens": decoder.max_tokens,
+            "temperature": decoder.temperature,
+            "n": args.n,
+            "neighbours_k": 8,
+        },
+        "families": families,
+    }
+    for name, fam in families.items():
+        if "decoder" in fam:
+            print(
+                f"{name}: retrieval {fam['retrieval']['mean_fidelity']:.4f} "
+                f"decoder {fam['decoder']['mean_fidelity']:.4f} margin {fam['margin_mean']:+.4f} "
+                f"won {fam['won_share']:.0%} {fam['decoder']['seconds_per_target']:.1f}s/target"
+            )
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

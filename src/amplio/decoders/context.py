@@ -1,0 +1,56 @@
+"""Build a ``DecodeContext`` for a target from the rows of a dataset."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.typing import NDArray
+
+from amplio.decoders.base import DecodeContext
+from amplio.errors import InputError
+
+
+def context_for(
+    target: NDArray[np.float32],
+    texts: Sequence[str],
+    embeddings: NDArray[np.float32],
+    *,
+    k: int = 8,
+    parent_texts: Sequence[str] = (),
+) -> DecodeContext:
+    """The context a decoder needs for ``target``: its ``k`` nearest rows and all rows as references.
+
+    Args:
+        target: unit vector to decode.
+        texts: the existing rows (the candidates must not copy them).
+        embeddings: their unit embeddings, ``(len(texts), dim)``.
+        k: how many nearest rows become few-shot neighbours.
+        parent_texts: rows the target was derived from (interpolated or steered from).
+
+    Returns:
+        A ``DecodeContext`` with neighbours nearest first.
+
+    Raises:
+        InputError: texts and embeddings disagree in length, or the dimensions differ.
+    """
+    embeddings = np.asarray(embeddings, dtype=np.float32)
+    if embeddings.ndim != 2 or len(texts) != len(embeddings):
+        raise InputError(f"{len(texts)} texts but embeddings of shape {embeddings.shape}")
+    if len(texts) and embeddings.shape[1] != np.asarray(target).shape[-1]:
+        raise InputError(
+            f"target has {np.asarray(target).shape[-1]} dimensions, rows have {embeddings.shape[1]}"
+        )
+    if len(texts) == 0:
+        return DecodeContext(parent_texts=list(parent_texts))
+    sims = embeddings @ np.asarray(target, dtype=np.float32)
+    k = min(k, len(texts))
+    top = np.argpartition(-sims, k - 1)[:k]
+    top = top[np.lexsort((top, -sims[top]))]  # nearest first, ties by row order
+    return DecodeContext(
+        neighbour_texts=[texts[i] for i in top],
+        neighbour_embeddings=embeddings[top],
+        parent_texts=list(parent_texts),
+        reference_texts=texts,
+        reference_embeddings=embeddings,
+    )
