@@ -71,10 +71,17 @@ class ThemeFromFirstExample:
 
 
 class Mute:
+    """Answers nothing usable: punctuation, or a copy of the prompt's first example answer."""
+
     name = "fake:mute"
 
+    def __init__(self) -> None:
+        self.calls = 0
+
     def complete(self, prompt: str, params: GenerationParams) -> list[str]:
-        return ["  ...  "] * params.n
+        self.calls += 1
+        echo = prompt.split("Theme:", 1)[1].splitlines()[0]
+        return ["  ...  " if self.calls % 2 else echo] * params.n
 
 
 def test_llm_labels_plumbing(
@@ -112,7 +119,9 @@ def test_llm_labels_keep_keywords_when_answer_is_empty(
     concept_model: ConceptModel, aart_sample: tuple[list[str], np.ndarray]
 ) -> None:
     texts, _ = aart_sample
-    labels = llm_labels(concept_model, texts, Mute(), concepts=[0, 1])
+    mute = Mute()
+    labels = llm_labels(concept_model, texts, mute, concepts=range(12))
+    assert mute.calls == 12
     assert labels == concept_model.labels
 
 

@@ -52,6 +52,7 @@ _FEW_SHOT = (
         "tax evasion and laundering",
     ),
 )
+_FEW_SHOT_THEMES = frozenset(theme for _, theme in _FEW_SHOT)
 
 
 def unlabelled(cid: int) -> str:
@@ -95,8 +96,10 @@ def llm_labels(
 ) -> list[str]:
     """Ask ``llm`` for a 2-4 word label of each concept from its top rows.
 
-    Concepts not asked about, without top rows, or whose answer holds no words keep their
-    current label. The model itself is not changed; assign the result to ``model.labels``.
+    Concepts not asked about, without top rows, or whose answer holds no words (or merely
+    repeats an example answer of the prompt) keep their current label. It costs one LLM call
+    per concept (about 6 s with the packaged Gemma 3 270M on a busy 2-core machine), so label
+    the concepts a user looks at rather than all of them. The model itself is not changed; assign the result to ``model.labels``.
 
     Args:
         model: the trained concept model.
@@ -122,7 +125,8 @@ def llm_labels(
         if rows:
             answers = llm.complete(label_prompt([str(texts[r]) for r in rows]), params)
             cleaned = clean_label(answers[0] if answers else "")
-            if cleaned:
+            # Small models sometimes repeat a few-shot answer; that says nothing about the rows.
+            if cleaned and cleaned not in _FEW_SHOT_THEMES:
                 labels[cid] = cleaned
         progress("concept labels", done, len(wanted))
     return labels

@@ -24,8 +24,9 @@ from amplio.errors import InputError
 from amplio.progress import Progress, silent
 
 # Training runs on one thread. The matrices are small (batch 256 x 384 x F), so extra threads buy
-# little, and on a busy 2-core machine two threads measured 6x slower than one (they wait on each
-# other); a fixed count also keeps float reductions, and so the result, the same run to run.
+# little, and on a busy 2-core machine training with two threads measured 10-20x slower than
+# with one (they wait on each other); a fixed count also keeps float reductions, and so the
+# result, the same from run to run.
 MAX_THREADS = 1
 # AuxK settings from the paper: the revived features get a coefficient of 1/32 and k_aux = d / 2.
 AUX_COEF = 1.0 / 32.0
