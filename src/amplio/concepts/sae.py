@@ -78,6 +78,7 @@ def train_sae(
     seed: int = 0,
     epochs: int | None = None,
     batch_size: int = 256,
+    aux_coef: float = AUX_COEF,
     progress: Progress = silent,
 ) -> SaeWeights:
     """Train a TopK SAE on ``data`` and return its weights.
@@ -92,6 +93,7 @@ def train_sae(
         seed: seed for initialisation and batch order.
         epochs: passes over the data (default: :func:`default_epochs`).
         batch_size: rows per optimiser step.
+        aux_coef: weight of the AuxK loss that revives dead features (0 turns it off).
         progress: called as ``("concepts", epoch, epochs)`` after each epoch.
 
     Raises:
@@ -115,7 +117,7 @@ def train_sae(
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(max(1, min(MAX_THREADS, os.cpu_count() or 1)))
     try:
-        return _train(torch, data, n_features, k, seed, epochs, batch_size, progress)
+        return _train(torch, data, n_features, k, seed, epochs, batch_size, aux_coef, progress)
     finally:
         torch.set_num_threads(previous_threads)
 
@@ -128,6 +130,7 @@ def _train(
     seed: int,
     epochs: int,
     batch_size: int,
+    aux_coef: float,
     progress: Progress,
 ) -> SaeWeights:
     generator = torch.Generator().manual_seed(seed)
@@ -167,8 +170,8 @@ def _train(
             rows_since_fired += x.shape[0]
             rows_since_fired[fired] = 0
             dead = rows_since_fired >= n_rows
-            if bool(dead.any()):
-                loss = loss + AUX_COEF * _aux_loss(torch, pre, dead, residual, w_dec, k_aux)
+            if aux_coef > 0 and bool(dead.any()):
+                loss = loss + aux_coef * _aux_loss(torch, pre, dead, residual, w_dec, k_aux)
 
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
