@@ -153,9 +153,19 @@ def test_bytes_round_trip(
     )
 
 
-def test_from_bytes_rejects_garbage() -> None:
+def test_from_bytes_rejects_garbage(concept_model: ConceptModel) -> None:
+    import io
+
+    import torch
+
     with pytest.raises(InputError):
         ConceptModel.from_bytes(b"not a model at all")
+    with pytest.raises(InputError):
+        ConceptModel.from_bytes(concept_model.to_bytes()[:5000])
+    buffer = io.BytesIO()
+    torch.save({"format": "amplio-concepts", "version": 1, "k": 3}, buffer)
+    with pytest.raises(InputError, match="incomplete"):
+        ConceptModel.from_bytes(buffer.getvalue())
 
 
 def test_labels_setter_checks_length(concept_model: ConceptModel) -> None:

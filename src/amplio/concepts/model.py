@@ -226,21 +226,24 @@ class ConceptModel:
             raise InputError("these bytes are not an amplio concept model")
         if payload.get("version") != FORMAT_VERSION:
             raise InputError(f"unsupported concept model version {payload.get('version')!r}")
-        weights = SaeWeights(
-            w_enc=payload["w_enc"].numpy(),
-            b_enc=payload["b_enc"].numpy(),
-            w_dec=payload["w_dec"].numpy(),
-            b_dec=payload["b_dec"].numpy(),
-            k=int(payload["k"]),
-        )
-        return cls(
-            weights,
-            labels=list(payload["labels"]),
-            frequency=payload["frequency"].numpy(),
-            top_row_ids=payload["top_rows"].numpy(),
-            steer_scales=payload["steer_scales"].numpy(),
-            stats=payload["stats"],
-        )
+        try:
+            weights = SaeWeights(
+                w_enc=payload["w_enc"].numpy(),
+                b_enc=payload["b_enc"].numpy(),
+                w_dec=payload["w_dec"].numpy(),
+                b_dec=payload["b_dec"].numpy(),
+                k=int(payload["k"]),
+            )
+            return cls(
+                weights,
+                labels=list(payload["labels"]),
+                frequency=payload["frequency"].numpy(),
+                top_row_ids=payload["top_rows"].numpy(),
+                steer_scales=payload["steer_scales"].numpy(),
+                stats=payload["stats"],
+            )
+        except (KeyError, AttributeError, TypeError) as exc:
+            raise InputError(f"the concept model is incomplete: {exc!r}") from None
 
     def _check(self, cid: int) -> int:
         index = int(cid)
