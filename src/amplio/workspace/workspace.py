@@ -1,0 +1,392 @@
+"""``Workspace``: one dataset, its embeddings, map and every augmentation, in one folder."""
+
+from __future__ import annotations
+
+import getpass
+import io
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from amplio.data.ingest import MAX_TEXT_CHARS, text_hash
+from amplio.embedding.base import Encoder, create_encoder
+from amplio.embedding.batching import embed_texts
+from amplio.errors import InputError, NotFoundError, WorkspaceError
+from amplio.progress import Progress, silent
+from amplio.projection.umap_projection import Projection
+from amplio.workspace.schema import ORIGINS, ROW_COLUMNS, STATUSES
+from amplio.workspace.store import Store, now
+
+Origin = Literal["original", "augmented", "manual"]
+Status = Literal["candidate", "accepted", "rejected"]
+
+
+class Workspace:
+    """An open workspace. Use ``amplio.open`` to create one from data, ``Workspace.load`` to
+    reopen one; close it (or use ``with``) to release the write lock."""
+
+    def __init__(self, store: Store, *, encoder: Encoder | None = None) -> None:
+        self._store = store
+        self.path = store.folder
+        self.meta: dict[str, Any] = store.all_meta()
+        self._encoder = encoder
+        self._projection: Projection | None = None
+        self._centroids: NDArray[np.float32] | None = None
+
+    @classmethod
+    def load(cls, path: str | Path, *, read_only: bool = False, encoder: Encoder | None = None) -> Workspace:
+        """Open the workspace folder ``path``.
+
+        Raises:
+            WorkspaceError: not a workspace, newer schema, or damaged.
+            WorkspaceLockedError: another process has it open for writing.
+        """
+        folder = Path(path).expanduser()
+        if not folder.is_dir():
+            raise NotFoundError(f"no workspace at {folder}")
+        return cls(Store(folder, read_only=read_only), encoder=encoder)
+
+    def close(self) -> None:
+        """Release the database (and its lock)."""
+        self._store.close()
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- models -------------------------------------------------------------------------------
+    @property
+    def encoder(self) -> Encoder:
+        """The encoder this workspace was embedded with (loaded on first use)."""
+        if self._encoder is None:
+            self._encoder = create_encoder(self.meta["encoder_kind"], self.meta["encoder_model"])
+        if self._encoder.name != self.meta["encoder"]:
+            raise WorkspaceError(
+                f"encoder {self._encoder.name!r} differs from the workspace's {self.meta['encoder']!r}"
+            )
+        return self._encoder
+
+    @property
+    def projection(self) -> Projection:
+        """The fitted map projection (loaded on first use; never refitted)."""
+        if self._projection is None:
+            data = self._store.get_artifact("projection")
+            if data is None:
+                raise WorkspaceError(f"workspace {self.path} has no fitted projection")
+            self._projection = Projection.from_bytes(data)
+        return self._projection
+
+    def place(self, embeddings: NDArray[np.float32]) -> NDArray[np.float32]:
+        """Map positions for embeddings, with the fitted projection (no refit)."""
+        return self.projection.transform(embeddings)
+
+    def nearest_cluster(self, embeddings: NDArray[np.float32]) -> NDArray[np.int32]:
+        """The cluster whose centroid is closest to each embedding."""
+        if self._centroids is None:
+            data = self._store.get_artifact("cluster_centroids")
+            self._centroids = np.load(io.BytesIO(data)) if data else np.zeros((0, embeddings.shape[1]))
+        if len(self._centroids) == 0 or len(embeddings) == 0:
+            return np.zeros(len(embeddings), dtype=np.int32)
+        return np.argmax(embeddings @ self._centroids.T, axis=1).astype(np.int32)
+
+    # -- reading ------------------------------------------------------------------------------
+    def rows(self, *, status: str | None = None, ids: Sequence[int] | None = None,
+             origin: str | None = None) -> pd.DataFrame:
+        """Rows as a DataFrame (columns as in ``schema.ROW_COLUMNS``), ordered by id.
+
+        ``parents`` holds lists of ids; ``params`` and ``models`` hold dicts.
+        """
+        where, args = [], []  # type: list[str], list[Any]
+        if status is not None:
+            if status not in STATUSES:
+                raise InputError(f"status must be one of {', '.join(STATUSES)}, not {status!r}")
+            where.append("status = ?")
+            args.append(status)
+        if origin is not None:
+            where.append("origin = ?")
+            args.append(origin)
+        if ids is not None:
+            where.append("list_contains(?, id)")
+            args.append([int(i) for i in ids])
+        sql = f"SELECT {', '.join(ROW_COLUMNS)} FROM rows"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        frame = self._store.con.execute(sql + " ORDER BY id", args).df()
+        frame["parents"] = frame["parents"].map(lambda p: [int(i) for i in p] if p is not None else [])
+        frame["params"] = frame["params"].map(json.loads)
+        frame["models"] = frame["models"].map(json.loads)
+        return frame
+
+    def row(self, row_id: int) -> dict[str, Any]:
+        """One row as a dict. Raises ``NotFoundError`` if there is none with that id."""
+        frame = self.rows(ids=[row_id])
+        if frame.empty:
+            raise NotFoundError(f"no row with id {row_id}")
+        return _jsonable(frame.iloc[0].to_dict())
+
+    def embeddings(self, ids: Sequence[int]) -> NDArray[np.float32]:
+        """Embeddings of the rows ``ids``, in that order."""
+        if len(ids) == 0:
+            return np.zeros((0, self.meta["dim"]), dtype=np.float32)
+        hashes = self._store.con.execute(
+            "SELECT id, text_hash FROM rows WHERE list_contains(?, id)", [[int(i) for i in ids]]
+        ).fetchall()
+        by_id = dict(hashes)
+        missing = [i for i in ids if int(i) not in by_id]
+        if missing:
+            raise NotFoundError(f"no row with id {missing[0]}")
+        return self._store.get_embeddings(self.meta["encoder"], [by_id[int(i)] for i in ids], self.meta["dim"])
+
+    def all_embeddings(self) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
+        """Every row's id and embedding, ordered by id."""
+        ids, hashes = self._ids_and_hashes()
+        return ids, self._store.get_embeddings(self.meta["encoder"], hashes, self.meta["dim"])
+
+    def _ids_and_hashes(self) -> tuple[NDArray[np.int64], list[str]]:
+        table = self._store.con.execute("SELECT id, text_hash FROM rows ORDER BY id").fetchnumpy()
+        return np.asarray(table["id"], dtype=np.int64), [str(h) for h in table["text_hash"]]
+
+    def clusters(self) -> list[dict[str, Any]]:
+        """Clusters with their keyword labels and sizes (at the time of the fit)."""
+        found = self._store.con.execute("SELECT id, keywords, size FROM clusters ORDER BY id").fetchall()
+        return [{"id": int(c), "keywords": json.loads(k), "label": ", ".join(json.loads(k)), "size": int(s)}
+                for c, k, s in found]
+
+    def info(self) -> dict[str, Any]:
+        """A summary: counts by origin and status, columns, encoder, labels and clusters."""
+        con = self._store.con
+        counts = dict(con.execute("SELECT origin, count(*) FROM rows GROUP BY origin").fetchall())
+        status = dict(con.execute("SELECT status, count(*) FROM rows GROUP BY status").fetchall())
+        methods = dict(con.execute(
+            "SELECT method, count(*) FROM rows WHERE method IS NOT NULL GROUP BY method").fetchall())
+        labels = con.execute(
+            "SELECT label, count(*) AS n FROM rows WHERE label IS NOT NULL AND status != 'rejected' "
+            "GROUP BY label ORDER BY n DESC, label").fetchall()
+        total = sum(counts.values())
+        return {
+            "path": str(self.path),
+            "rows": int(total),
+            "original": int(counts.get("original", 0)),
+            "augmented": int(counts.get("augmented", 0)),
+            "manual": int(counts.get("manual", 0)),
+            "accepted": int(status.get("accepted", 0)),
+            "candidates": int(status.get("candidate", 0)),
+            "rejected": int(status.get("rejected", 0)),
+            "methods": {str(k): int(v) for k, v in methods.items()},
+            "text_column": self.meta.get("text_column"),
+            "label_column": self.meta.get("label_column"),
+            "encoder": self.meta.get("encoder"),
+            "dim": self.meta.get("dim"),
+            "labels": {str(k): int(v) for k, v in labels},
+            "clusters": len(self.clusters()),
+            "source": self.meta.get("source"),
+            "skipped_empty": self.meta.get("skipped_empty", 0),
+            "duplicates_folded": self.meta.get("folded_duplicates", 0),
+            "projection_fitted_rows": self.meta.get("projection_fitted_rows"),
+            "schema_version": self.meta.get("schema_version"),
+        }
+
+    # -- writing ------------------------------------------------------------------------------
+    def add_rows(
+        self,
+        texts: Sequence[str],
+        *,
+        origin: Origin = "augmented",
+        method: str | None = None,
+        parents: Sequence[int] | None = None,
+        params: dict[str, Any] | Sequence[dict[str, Any]] | None = None,
+        models: dict[str, Any] | None = None,
+        status: Status = "candidate",
+        label: str | None = None,
+        embeddings: NDArray[np.float32] | None = None,
+        progress: Progress = silent,
+    ) -> list[int]:
+        """Embed, place and store new rows in one transaction; return their ids.
+
+        Texts already embedded in this workspace (by text hash) are not embedded again; pass
+        ``embeddings`` when the caller has them already (a decoder scored them). ``params`` is one
+        dict for all rows or one per row.
+        """
+        if origin not in ORIGINS:
+            raise InputError(f"origin must be one of {', '.join(ORIGINS)}, not {origin!r}")
+        if status not in STATUSES:
+            raise InputError(f"status must be one of {', '.join(STATUSES)}, not {status!r}")
+        clean = [_check_text(t) for t in texts]
+        if not clean:
+            return []
+        per_row = _per_row_params(params, len(clean))
+        parent_ids = [int(p) for p in parents or []]
+        if parent_ids:
+            self._require_ids(parent_ids)
+        vectors = self._vectors_for(clean, embeddings, progress)
+        hashes = [text_hash(t) for t in clean]
+        xy = self.place(vectors)
+        clusters = self.nearest_cluster(vectors)
+        start = self._store.next_row_id()
+        ids = list(range(start, start + len(clean)))
+        stamp = now()
+        frame = pd.DataFrame({
+            "id": ids, "text": clean, "text_hash": hashes, "label": [label] * len(clean),
+            "origin": origin, "method": method, "parents": [parent_ids] * len(clean),
+            "params": [json.dumps(p, sort_keys=True) for p in per_row],
+            "models": json.dumps(models or {}, sort_keys=True), "status": status,
+            "created_at": stamp, "updated_at": stamp, "x": xy[:, 0], "y": xy[:, 1],
+            "cluster": clusters, "source_index": pd.array([None] * len(clean), dtype="Int64"),
+            "dup_count": 1, "reviewed_by": None,
+        })
+        with self._store.transaction():
+            self._store.put_embeddings(self.meta["encoder"], hashes, vectors)
+            self._store.insert_rows(frame)
+            self._store.record_action("add", {"ids": ids})
+        return ids
+
+    def _vectors_for(self, texts: list[str], given: NDArray[np.float32] | None,
+                     progress: Progress) -> NDArray[np.float32]:
+        if given is not None:
+            given = np.asarray(given, dtype=np.float32)
+            if given.shape != (len(texts), self.meta["dim"]):
+                raise InputError(f"embeddings must have shape ({len(texts)}, {self.meta['dim']})")
+            return given
+        hashes = [text_hash(t) for t in texts]
+        known = self._store.known_hashes(self.meta["encoder"], hashes)
+        todo = sorted({h: t for h, t in zip(hashes, texts, strict=True) if h not in known}.items())
+        fresh = embed_texts(self.encoder, [t for _, t in todo], progress=progress)
+        if todo:
+            with self._store.transaction():
+                self._store.put_embeddings(self.meta["encoder"], [h for h, _ in todo], fresh)
+        return self._store.get_embeddings(self.meta["encoder"], hashes, self.meta["dim"])
+
+    def set_status(self, ids: Sequence[int], status: Status, *, reviewer: str | None = None) -> None:
+        """Accept, reject or return rows to candidates (one undoable action)."""
+        if status not in STATUSES:
+            raise InputError(f"status must be one of {', '.join(STATUSES)}, not {status!r}")
+        ids = [int(i) for i in ids]
+        if not ids:
+            raise InputError("give at least one row id")
+        before = self._store.con.execute(
+            "SELECT id, status, reviewed_by FROM rows WHERE list_contains(?, id)", [ids]).fetchall()
+        self._require_ids(ids, found={r[0] for r in before})
+        who = reviewer or _user()
+        with self._store.transaction():
+            self._store.con.execute(
+                "UPDATE rows SET status = ?, reviewed_by = ?, updated_at = ? WHERE list_contains(?, id)",
+                [status, who, now(), ids])
+            self._store.record_action("status", {"rows": [[int(i), s, r] for i, s, r in before]})
+
+    def edit_row(self, row_id: int, text: str) -> dict[str, Any]:
+        """Replace a row's text; it is re-embedded and re-placed on the map (undoable)."""
+        old = self.row(row_id)
+        clean = _check_text(text)
+        vector = self._vectors_for([clean], None, silent)
+        xy = self.place(vector)[0]
+        cluster = int(self.nearest_cluster(vector)[0])
+        previous = {k: old[k] for k in ("text", "x", "y", "cluster")}
+        with self._store.transaction():
+            self._store.con.execute(
+                "UPDATE rows SET text = ?, text_hash = ?, x = ?, y = ?, cluster = ?, updated_at = ? "
+                "WHERE id = ?", [clean, text_hash(clean), float(xy[0]), float(xy[1]), cluster, now(), row_id])
+            self._store.record_action("edit", {"id": int(row_id), "previous": previous})
+        return self.row(row_id)
+
+    def undo(self) -> dict[str, Any] | None:
+        """Revert the last add, status change or edit not yet undone; return what was undone."""
+        last = self._store.last_action()
+        if last is None:
+            return None
+        seq, kind, payload = last
+        con = self._store.con
+        with self._store.transaction():
+            if kind == "add":
+                con.execute("DELETE FROM rows WHERE list_contains(?, id)", [payload["ids"]])
+            elif kind == "status":
+                for row_id, status, reviewer in payload["rows"]:
+                    con.execute("UPDATE rows SET status = ?, reviewed_by = ?, updated_at = ? WHERE id = ?",
+                                [status, reviewer, now(), row_id])
+            elif kind == "edit":
+                prev = payload["previous"]
+                con.execute(
+                    "UPDATE rows SET text = ?, text_hash = ?, x = ?, y = ?, cluster = ?, updated_at = ? "
+                    "WHERE id = ?", [prev["text"], text_hash(prev["text"]), prev["x"], prev["y"],
+                                     prev["cluster"], now(), payload["id"]])
+            con.execute("UPDATE actions SET undone = TRUE WHERE seq = ?", [seq])
+        return {"action": kind, **payload}
+
+    def history(self, *, limit: int = 200) -> list[dict[str, Any]]:
+        """The actions taken in this workspace, newest first."""
+        found = self._store.con.execute(
+            "SELECT seq, kind, payload, created_at, undone FROM actions ORDER BY seq DESC LIMIT ?",
+            [limit]).fetchall()
+        return [{"seq": int(s), "action": k, **json.loads(p), "at": str(t), "undone": bool(u)}
+                for s, k, p, t, u in found]
+
+    def export(self, path: str | Path, format: str = "csv", *, status: str = "accepted") -> Path:
+        """Write the rows (``status``: accepted, all, candidate or rejected) to ``path``."""
+        from amplio.data.export import export_rows
+
+        if status not in ("all", *STATUSES):
+            raise InputError(f"--status must be all or one of {', '.join(STATUSES)}, not {status!r}")
+        frame = self.rows(status=None if status == "all" else status)
+        return export_rows(frame, Path(path), format, meta=self.meta)
+
+    # -- internal -----------------------------------------------------------------------------
+    def _require_ids(self, ids: Sequence[int], found: set[int] | None = None) -> None:
+        if found is None:
+            found = {int(i) for (i,) in self._store.con.execute(
+                "SELECT id FROM rows WHERE list_contains(?, id)", [list(ids)]).fetchall()}
+        for i in ids:
+            if int(i) not in found:
+                raise NotFoundError(f"no row with id {i}")
+
+    @property
+    def store(self) -> Store:
+        """The underlying storage (for the augmentation, concept and gap layers)."""
+        return self._store
+
+
+def _check_text(text: str) -> str:
+    if not isinstance(text, str):
+        raise InputError(f"a row's text must be a string, not {type(text).__name__}")
+    clean = text.strip()
+    if not clean:
+        raise InputError("a row's text cannot be empty")
+    if len(clean) > MAX_TEXT_CHARS:
+        raise InputError(f"a row's text is {len(clean):,} characters long (limit {MAX_TEXT_CHARS:,})")
+    return clean
+
+
+def _per_row_params(params: dict[str, Any] | Sequence[dict[str, Any]] | None, n: int) -> list[dict[str, Any]]:
+    if params is None:
+        return [{} for _ in range(n)]
+    if isinstance(params, dict):
+        return [params] * n
+    params = list(params)
+    if len(params) != n:
+        raise InputError(f"params has {len(params)} entries for {n} rows")
+    return params
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name in some containers
+        return "unknown"
+
+
+def _jsonable(record: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in record.items():
+        if isinstance(value, np.generic):
+            value = value.item()
+        elif isinstance(value, pd.Timestamp):
+            value = value.isoformat()
+        elif value is pd.NA or (isinstance(value, float) and value != value):
+            value = None
+        out[key] = value
+    return out
