@@ -55,7 +55,9 @@ class SentenceTransformerEncoder:
         self.name = model
         self._path = resolve_model_path(model)
         self._model = _load(self._path)
-        dim = self._model.get_sentence_embedding_dimension()  # type: ignore[attr-defined]
+        model = self._model
+        getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension  # type: ignore[attr-defined]
+        dim = getter()
         self.dim = int(dim)
 
     def encode(self, texts: Sequence[str], *, batch_size: int = 64) -> NDArray[np.float32]:

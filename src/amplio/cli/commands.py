@@ -1,0 +1,1 @@
+"""Further commands register themselves on the group in main.py."""

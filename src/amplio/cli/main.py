@@ -1,0 +1,134 @@
+"""The ``amplio`` command: a thin layer over the Python API.
+
+Every command parses its options, calls one library function and prints the result; errors a
+user can cause print one line on stderr and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from amplio.errors import AmplioError
+
+F = TypeVar("F", bound=Callable[..., Any])
+EXIT_BAD_INPUT = 2
+
+
+def domain_errors(func: F) -> F:
+    """Turn ``AmplioError`` into a one-line message and exit status 2."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except AmplioError as exc:
+            click.echo(f"amplio: error: {exc}", err=True)
+            sys.exit(EXIT_BAD_INPUT)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def emit(data: Any, as_json: bool, human: Callable[[Any], str]) -> None:
+    """Print ``data`` as JSON (for scripts) or through ``human`` (for people)."""
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str) if as_json else human(data))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="amplio")
+def cli() -> None:
+    """Amplio: see a text dataset as a map, find where it is thin, and fill the gaps."""
+
+
+@cli.command("open")
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option("--text-col", help="Column holding the texts (default: the string column with the longest median length).")
+@click.option("--label-col", help="Column of labels for colouring, or 'auto' to pick a low-cardinality one.")
+@click.option("--workspace", "workspace", type=click.Path(path_type=Path),
+              help="Workspace folder (default: <input stem>.amplio in the working directory).")
+@click.option("--model", help="Encoder: a sentence-transformers name or local path (default all-MiniLM-L6-v2, offline).")
+@click.option("--seed", default=0, show_default=True, help="Seed for the map and clusters.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@domain_errors
+def open_command(source: Path, text_col: str | None, label_col: str | None, workspace: Path | None,
+                 model: str | None, seed: int, as_json: bool) -> None:
+    """Open SOURCE (CSV, TSV, JSON, JSONL, Parquet, TXT or a datasets folder) as a workspace.
+
+    Embeds every row, fits the 2-D map and clusters, and stores it all in a DuckDB workspace.
+    Re-opening adds only rows the workspace does not hold yet.
+    """
+    import amplio
+    from amplio.progress import TqdmProgress
+
+    with amplio.open(source, text_col=text_col, label_col=label_col, workspace=workspace,
+                     model=model, seed=seed, progress=TqdmProgress()) as ws:
+        emit(ws.info(), as_json, format_info)
+
+
+@cli.command()
+@click.argument("workspace", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (keys: rows, original, augmented, accepted, labels, ...).")
+@domain_errors
+def info(workspace: Path, as_json: bool) -> None:
+    """Summarise WORKSPACE: rows by origin and status, columns, encoder, labels."""
+    import amplio
+
+    with amplio.load(workspace, read_only=True) as ws:
+        emit(ws.info(), as_json, format_info)
+
+
+@cli.command()
+@click.argument("workspace", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", default="csv", show_default=True,
+              help="csv, jsonl, parquet, hf (a datasets folder), pyrit, promptfoo or garak.")
+@click.option("--status", default="accepted", show_default=True,
+              type=click.Choice(["accepted", "all", "candidate", "rejected"]),
+              help="Which rows: accepted (originals and accepted new rows) or all.")
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="File (or folder for hf) to write.")
+@domain_errors
+def export(workspace: Path, fmt: str, status: str, output: Path) -> None:
+    """Export WORKSPACE's rows with their provenance."""
+    import amplio
+
+    with amplio.load(workspace, read_only=True) as ws:
+        path = ws.export(output, fmt, status=status)
+        click.echo(f"wrote {path}")
+
+
+def format_info(info: dict[str, Any]) -> str:
+    lines = [
+        f"workspace   {info['path']}",
+        f"rows        {info['rows']} ({info['original']} original, {info['augmented']} augmented, "
+        f"{info['manual']} manual)",
+        f"status      {info['accepted']} accepted, {info['candidates']} candidates, {info['rejected']} rejected",
+        f"text column {info['text_column']}" + (f"   label column {info['label_column']}" if info['label_column'] else ""),
+        f"encoder     {info['encoder']} ({info['dim']}-d)",
+        f"skipped     {info['skipped_empty']} empty texts, {info['duplicates_folded']} duplicates folded",
+        f"clusters    {info['clusters']}",
+    ]
+    if info.get("concepts"):
+        c = info["concepts"]
+        lines.append(f"concepts    {c['n_features']} features, {c['fve']:.1%} variance explained, "
+                     f"{c['dead_share']:.1%} dead")
+    if info["labels"]:
+        top = list(info["labels"].items())[:10]
+        more = len(info["labels"]) - len(top)
+        lines.append("labels      " + ", ".join(f"{k} ({v})" for k, v in top) + (f", +{more} more" if more > 0 else ""))
+    return "\n".join(lines)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    from amplio.cli import commands  # noqa: F401  (registers the remaining commands)
+
+    cli(prog_name="amplio")
+
+
+if __name__ == "__main__":
+    main()
