@@ -19,6 +19,7 @@ from amplio.embedding.batching import embed_texts
 from amplio.errors import InputError, NotFoundError, WorkspaceError
 from amplio.progress import Progress, silent
 from amplio.projection.umap_projection import Projection
+from amplio.workspace.features import FeaturesMixin
 from amplio.workspace.schema import ORIGINS, ROW_COLUMNS, STATUSES
 from amplio.workspace.store import Store, now
 
@@ -26,7 +27,7 @@ Origin = Literal["original", "augmented", "manual"]
 Status = Literal["candidate", "accepted", "rejected"]
 
 
-class Workspace:
+class Workspace(FeaturesMixin):
     """An open workspace. Use ``amplio.open`` to create one from data, ``Workspace.load`` to
     reopen one; close it (or use ``with``) to release the write lock."""
 
@@ -191,6 +192,7 @@ class Workspace:
             "duplicates_folded": self.meta.get("folded_duplicates", 0),
             "projection_fitted_rows": self.meta.get("projection_fitted_rows"),
             "schema_version": self.meta.get("schema_version"),
+            "concepts": self._store.get_meta("concepts"),
         }
 
     # -- writing ------------------------------------------------------------------------------
