@@ -1,1 +1,231 @@
-"""Further commands register themselves on the group in main.py."""
+"""Review, concept, augmentation and serving commands, registered on the ``amplio`` group."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from amplio.cli.main import cli, domain_errors, emit
+from amplio.errors import InputError
+
+WS = click.argument("workspace", type=click.Path(path_type=Path))
+JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+
+
+def _load(workspace: Path, *, read_only: bool = False) -> Any:
+    import amplio
+
+    return amplio.load(workspace, read_only=read_only)
+
+
+@cli.command()
+@WS
+@click.option("--row", "row_id", type=int, help="Show this row's top concepts and related concepts.")
+@click.option("--search", "query", help="Find concepts by label or meaning.")
+@click.option("--concept", "concept_id", type=int, help="Show one concept with its top rows.")
+@click.option("--retrain", is_flag=True, help="Train the concept model again.")
+@click.option("--seed", default=0, show_default=True)
+@JSON
+@domain_errors
+def concepts(workspace: Path, row_id: int | None, query: str | None, concept_id: int | None,
+             retrain: bool, seed: int, as_json: bool) -> None:
+    """Train (once) and explore the workspace's sparse-autoencoder concepts."""
+    from amplio.concepts.workspace import ensure_concepts
+    from amplio.progress import TqdmProgress
+
+    with _load(workspace) as ws:
+        if retrain:
+            ws.train_concepts(seed=seed, progress=TqdmProgress())
+        model = ensure_concepts(ws, progress=TqdmProgress())
+        if row_id is not None:
+            data: Any = ws.concepts_for_row(row_id)
+            emit(data, as_json, lambda d: "\n".join(
+                f"{c['id']:>5}  {c['activation']:.3f}  {c['label']}   related: "
+                + "; ".join(r["label"] for r in c["related"]) for c in d["concepts"]))
+        elif query:
+            emit(ws.search_concepts(query), as_json,
+                 lambda d: "\n".join(f"{c['id']:>5}  {c['frequency']:.3f}  {c['label']}" for c in d))
+        elif concept_id is not None:
+            emit(ws.concept(concept_id), as_json, lambda c: f"{c['id']} {c['label']}\n" + "\n".join(
+                f"  [{r['id']}] {r['text']}" for r in c["top_rows"]))
+        else:
+            emit(ws.info()["concepts"] or dict(model.stats), as_json,
+                 lambda s: "  ".join(f"{k}={v}" for k, v in s.items()))
+
+
+def _parse_concepts(values: tuple[str, ...]) -> dict[int, float]:
+    weights: dict[int, float] = {}
+    for value in values:
+        try:
+            cid, weight = value.split(":")
+            weights[int(cid)] = float(weight)
+        except ValueError:
+            raise InputError(f"--concept takes ID:WEIGHT (e.g. 12:0.8), not {value!r}") from None
+    return weights
+
+
+@cli.command()
+@WS
+@click.option("--method", type=click.Choice(["concepts", "interpolate", "llm"]), required=True)
+@click.option("--row", "row_ids", type=int, multiple=True, help="The row to start from (repeat for llm).")
+@click.option("--to", "to_row", type=int, help="interpolate: the row to move towards.")
+@click.option("--to-point", nargs=2, type=float, help="interpolate: a map point X Y to move towards.")
+@click.option("--concept", "concept_weights", multiple=True, help="concepts: ID:WEIGHT, weight in [-1, 1] (repeatable).")
+@click.option("--instruction", help="llm: what to change.")
+@click.option("--gap", "gap_id", help="Fill this gap (see `amplio gaps`); rows and targets come from it.")
+@click.option("-n", "n", default=3, show_default=True, help="How many candidates (1-10).")
+@click.option("--seed", default=0, show_default=True)
+@JSON
+@domain_errors
+def augment(workspace: Path, method: str, row_ids: tuple[int, ...], to_row: int | None,
+            to_point: tuple[float, float] | None, concept_weights: tuple[str, ...],
+            instruction: str | None, gap_id: str | None, n: int, seed: int, as_json: bool) -> None:
+    """Make candidate rows with one of the three methods; they are stored for review."""
+    from amplio.progress import TqdmProgress
+
+    progress = TqdmProgress()
+    with _load(workspace) as ws:
+        if gap_id is not None:
+            made = ws.fill_gap(gap_id, method=method, n=n, seed=seed, instruction=instruction,
+                               progress=progress)
+        elif not row_ids:
+            raise InputError("give --row ID (or --gap ID)")
+        elif method == "concepts":
+            made = ws.augment_concepts(row_ids[0], _parse_concepts(concept_weights), n=n, seed=seed,
+                                       progress=progress)
+        elif method == "interpolate":
+            made = ws.augment_interpolate(row_ids[0], to_row=to_row, to_point=to_point or None, n=n,
+                                          seed=seed, progress=progress)
+        else:
+            made = ws.augment_llm(list(row_ids), instruction or "", n=n, seed=seed, progress=progress)
+    keys = ("id", "text", "method", "parents", "fidelity", "novelty", "duplicate_of", "flags", "x", "y")
+    emit([{k: c[k] for k in keys} | {"params": c["params"]} for c in made], as_json, _format_candidates)
+
+
+def _format_candidates(items: list[dict[str, Any]]) -> str:
+    lines = []
+    for c in items:
+        fid = "  -  " if c["fidelity"] is None else f"{c['fidelity']:.3f}"
+        dup = f"  duplicate of {c['duplicate_of']}" if c["duplicate_of"] is not None else ""
+        flags = f"  [{', '.join(c['flags'])}]" if c["flags"] else ""
+        lines.append(f"[{c['id']}] fidelity {fid}  novelty {c['novelty']:.3f}{dup}{flags}\n    {c['text']}")
+    return "\n".join(lines) or "no candidates"
+
+
+@cli.command()
+@WS
+@click.argument("ids", type=int, nargs=-1, required=True)
+@domain_errors
+def accept(workspace: Path, ids: tuple[int, ...]) -> None:
+    """Accept candidate rows IDS."""
+    with _load(workspace) as ws:
+        ws.set_status(list(ids), "accepted")
+    click.echo(f"accepted {len(ids)} row(s)")
+
+
+@cli.command()
+@WS
+@click.argument("ids", type=int, nargs=-1, required=True)
+@domain_errors
+def reject(workspace: Path, ids: tuple[int, ...]) -> None:
+    """Reject rows IDS (they stay in the workspace, marked rejected)."""
+    with _load(workspace) as ws:
+        ws.set_status(list(ids), "rejected")
+    click.echo(f"rejected {len(ids)} row(s)")
+
+
+@cli.command()
+@WS
+@click.argument("row_id", type=int)
+@click.argument("text")
+@domain_errors
+def edit(workspace: Path, row_id: int, text: str) -> None:
+    """Replace row ROW_ID's text (re-embedded and re-placed on the map)."""
+    with _load(workspace) as ws:
+        row = ws.edit_row(row_id, text)
+    click.echo(f"edited row {row['id']} (now at {row['x']:.2f}, {row['y']:.2f})")
+
+
+@cli.command()
+@WS
+@click.argument("text")
+@click.option("--label", help="Label of the new row.")
+@click.option("--candidate", is_flag=True, help="Add as a candidate instead of accepted.")
+@domain_errors
+def add(workspace: Path, text: str, label: str | None, candidate: bool) -> None:
+    """Add a row written by hand."""
+    with _load(workspace) as ws:
+        (row_id,) = ws.add_rows([text], origin="manual", method="manual", label=label,
+                                status="candidate" if candidate else "accepted")
+    click.echo(f"added row {row_id}")
+
+
+@cli.command()
+@WS
+@domain_errors
+def undo(workspace: Path) -> None:
+    """Undo the last add, accept/reject or edit."""
+    with _load(workspace) as ws:
+        done = ws.undo()
+    click.echo("nothing to undo" if done is None else f"undid {done['action']}")
+
+
+@cli.command()
+@WS
+@click.option("--limit", default=50, show_default=True)
+@JSON
+@domain_errors
+def history(workspace: Path, limit: int, as_json: bool) -> None:
+    """List the actions taken in the workspace, newest first."""
+    with _load(workspace, read_only=True) as ws:
+        emit(ws.history(limit=limit), as_json, lambda items: "\n".join(
+            f"{a['seq']:>5} {a['at'][:19]} {a['action']}{' (undone)' if a['undone'] else ''} "
+            + json.dumps({k: v for k, v in a.items() if k not in ('seq', 'at', 'action', 'undone')})[:100]
+            for a in items))
+
+
+@cli.command()
+@click.argument("source", required=False, type=click.Path(path_type=Path))
+@click.option("--text-col", help="Text column when SOURCE is a data file.")
+@click.option("--label-col", help="Label column when SOURCE is a data file.")
+@click.option("--workspace", type=click.Path(path_type=Path), help="Workspace folder for a data file.")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to bind; anything but localhost requires the printed token.")
+@click.option("--port", default=8000, show_default=True, help="Port (0 picks a free one).")
+@click.option("--no-browser", is_flag=True, help="Do not open a browser window.")
+@domain_errors
+def serve(source: Path | None, text_col: str | None, label_col: str | None, workspace: Path | None,
+          host: str, port: int, no_browser: bool) -> None:
+    """Open SOURCE (data file or workspace; default: the demo) in the browser UI."""
+    _serve(source, text_col, label_col, workspace, host, port, no_browser)
+
+
+@cli.command()
+@click.option("--workspace", type=click.Path(path_type=Path), default=Path("amplio-demo.amplio"),
+              show_default=True, help="Where to keep the demo workspace.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True)
+@click.option("--no-browser", is_flag=True, help="Do not open a browser window.")
+@domain_errors
+def demo(workspace: Path, host: str, port: int, no_browser: bool) -> None:
+    """Open the bundled demo dataset (600 AART prompts) in the browser UI."""
+    _serve(None, None, None, workspace, host, port, no_browser)
+
+
+def _serve(source: Path | None, text_col: str | None, label_col: str | None, workspace: Path | None,
+           host: str, port: int, no_browser: bool) -> None:
+    import amplio
+    from amplio.progress import TqdmProgress
+    from amplio.server import run
+
+    if source is None:
+        from amplio.data.demo import demo_dataset_path
+
+        source, text_col, label_col = demo_dataset_path(), "prompt", "crime"
+    with amplio.open(source, text_col=text_col, label_col=label_col, workspace=workspace,
+                     progress=TqdmProgress()) as ws:
+        path = ws.path
+    run(path, host=host, port=port, open_browser=not no_browser)

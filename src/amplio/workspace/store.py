@@ -141,10 +141,10 @@ class Store:
         probe = pa.table({"text_hash": pa.array(list(hashes)), "pos": pa.array(np.arange(len(hashes)))})
         self.con.register("_probe", probe)
         try:
-            result = self.con.execute(
+            result = self.con.sql(
                 "SELECT p.pos, e.vector FROM _probe p JOIN embeddings e "
-                "ON e.text_hash = p.text_hash AND e.model = ? ORDER BY p.pos",
-                [model],
+                "ON e.text_hash = p.text_hash AND e.model = $model ORDER BY p.pos",
+                params={"model": model},
             ).to_arrow_table()
         finally:
             self.con.unregister("_probe")
