@@ -83,7 +83,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
             if key not in known:
                 raise InputError(f"unknown key {key!r} in {path}; known keys: {', '.join(known)}")
             values[key] = value
-    for key, spec in known.items():
+    for key in known:
         raw = env.get(f"AMPLIO_{key.upper()}")
         if raw is not None:
             values[key] = raw
