@@ -31,10 +31,14 @@ from typing import Any
 
 import numpy as np
 
+# Must precede torch and llama.cpp loading: they share one OpenMP runtime (see local.py).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from amplio.decoders.context import context_for  # noqa: E402
+from amplio.decoders.quality import normalise_text  # noqa: E402
 from amplio.decoders.llm_inversion import LLMInversionDecoder  # noqa: E402
 from amplio.embedding.base import create_encoder, l2_normalise  # noqa: E402
 from amplio.llm.local import LocalLLM  # noqa: E402
@@ -44,11 +48,19 @@ OUT = ROOT / "benchmarks" / "results" / "decode.json"
 
 
 def load_rows() -> list[str]:
-    """AART prompts, exact duplicates removed (a held-out copy would make retrieval trivial)."""
+    """AART prompts, duplicates (equal after normalising case, punctuation and spacing) removed.
+
+    A held-out row with a copy left in the workspace would make retrieval trivially perfect.
+    """
     import pandas as pd
 
     texts = pd.read_csv(DATASET)["prompt"].dropna().astype(str)
-    return list(dict.fromkeys(t.strip() for t in texts if t.strip()))
+    unique: dict[str, str] = {}
+    for t in texts:
+        key = normalise_text(t)
+        if key and key not in unique:
+            unique[key] = t.strip()
+    return list(unique.values())
 
 
 def run_family(

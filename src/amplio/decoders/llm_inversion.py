@@ -60,11 +60,13 @@ class LLMInversionDecoder:
         encoder: Encoder,
         llm: LLM,
         *,
-        rounds: int = 3,
-        samples: int = 6,
-        shots: int = 6,
+        rounds: int = 2,
+        samples: int = 8,
+        shots: int = 8,
         max_tokens: int = 48,
-        temperature: float = 0.9,
+        temperature: float = 0.6,
+        edits: int = 0,
+        edit_samples: int = 2,
         duplicate_cosine: float = quality.DEFAULT_DUPLICATE_COSINE,
     ) -> None:
         if rounds < 1 or samples < 1 or shots < 1 or max_tokens < 1:
@@ -76,6 +78,8 @@ class LLMInversionDecoder:
         self.shots = shots
         self.max_tokens = max_tokens
         self.temperature = temperature
+        self.edits = edits
+        self.edit_samples = edit_samples
         self.duplicate_cosine = duplicate_cosine
         self.name = f"llm-inversion:{llm.name}"
 
@@ -122,18 +126,54 @@ class LLMInversionDecoder:
                 key = quality.normalise_text(text)
                 found[key] = _Candidate(text, key, emb, float(emb @ goal), flags, dup, True)
 
+        # Budget tokens by the neighbours' length: most time goes to generating tokens.
+        longest = max(len(quality.words(c.text)) for c in pool)
+        max_tokens = max(12, min(self.max_tokens, int(1.5 * longest) + 8))
         for r in range(self.rounds):
             examples = self._examples(pool, list(found.values()), first=r == 0, context=context)
             prompt = build_prompt([c.text for c in examples])
+            base_seed = seed * 7919 + r * 101
             params = GenerationParams(
                 n=self.samples,
                 temperature=max(0.5, self.temperature - 0.15 * r),
-                max_tokens=self.max_tokens,
+                max_tokens=max_tokens,
                 stop=("\n",),
-                seed=seed * 7919 + r * 101,
+                seed=base_seed,
             )
-            score([_clean(t) for t in self.llm.complete(prompt, params) if _clean(t)])
+            texts = [_clean(t) for t in self.llm.complete(prompt, params)]
+            if r > 0:
+                texts += self._edits(prompt, examples, params, base_seed)
+            score([t for t in texts if t])
         return self._select(list(found.values()), n)
+
+    def _edits(
+        self,
+        prompt: str,
+        examples: list[_Candidate],
+        params: GenerationParams,
+        base_seed: int,
+    ) -> list[str]:
+        # Local search: keep the first part of the closest examples and let the model rewrite
+        # the rest. The kept prefix holds the candidate near the target; fewer tokens to write.
+        out: list[str] = []
+        best = sorted(examples, key=lambda c: (-c.fidelity, c.key))[: self.edits]
+        rng = np.random.default_rng(base_seed)
+        for i, c in enumerate(best):
+            toks = _one_line(c.text).split(" ")
+            if len(toks) < 4:
+                continue
+            keep = max(2, int(len(toks) * rng.uniform(0.3, 0.7)))
+            prefix = " ".join(toks[:keep])
+            edit = GenerationParams(
+                n=self.edit_samples,
+                temperature=params.temperature,
+                max_tokens=params.max_tokens,
+                stop=params.stop,
+                seed=base_seed + 17 * (i + 1),
+            )
+            for tail in self.llm.complete(f"{prompt} {prefix}", edit):
+                out.append(_clean(f"{prefix}{tail}"))
+        return out
 
     def _seed_pool(self, goal: NDArray[np.float32], context: DecodeContext) -> list[_Candidate]:
         texts = list(context.neighbour_texts)

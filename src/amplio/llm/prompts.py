@@ -64,7 +64,7 @@ def quote(text: str, limit: int = _MAX_TEXT_CHARS) -> str:
     Newlines and runs of whitespace become single spaces, the quote delimiter is removed and
     the text is shortened to ``limit`` characters.
     """
-    flat = " ".join(text.replace(_QUOTE, '"').split())
+    flat = " ".join(text.split())
     while _QUOTE in flat:
         flat = flat.replace(_QUOTE, '"')
     return f"{_QUOTE}{flat[:limit]}{_QUOTE}"
@@ -72,8 +72,10 @@ def quote(text: str, limit: int = _MAX_TEXT_CHARS) -> str:
 
 def _field_text(text: str, limit: int) -> str:
     # Instructions sit unquoted after their field name; neutralise any field marker inside them.
-    flat = " ".join(text.split())[:limit]
-    return _FIELD_RE.sub(lambda m: m.group(0).replace(":", " -"), flat)
+    flat = " ".join(text.split())
+    while _QUOTE in flat:
+        flat = flat.replace(_QUOTE, '"')
+    return _FIELD_RE.sub(lambda m: m.group(0).replace(":", " -"), flat[:limit])
 
 
 def _clean_output(text: str) -> str:
