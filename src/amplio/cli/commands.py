@@ -229,3 +229,42 @@ def _serve(source: Path | None, text_col: str | None, label_col: str | None, wor
                      progress=TqdmProgress()) as ws:
         path = ws.path
     run(path, host=host, port=port, open_browser=not no_browser)
+
+
+@cli.command()
+@WS
+@click.option("--top", default=10, show_default=True, help="How many gaps.")
+@click.option("--seed", default=0, show_default=True)
+@JSON
+@domain_errors
+def gaps(workspace: Path, top: int, seed: int, as_json: bool) -> None:
+    """Rank the empty spaces in WORKSPACE (keys: id, score, x, y, size, description, rim_rows, labels)."""
+    with _load(workspace) as ws:
+        found = ws.gaps(top=top, seed=seed)
+    emit(found, as_json, lambda items: "\n".join(
+        f"{g['id']:>6}  score {g['score']:.2f}  size {g['size']}  at ({g['x']:.1f}, {g['y']:.1f})  "
+        f"{g['description']}  rim {g['rim_rows'][:6]}" for g in items) or "no gaps found")
+
+
+@cli.command()
+@WS
+@JSON
+@domain_errors
+def report(workspace: Path, as_json: bool) -> None:
+    """Diversity of the original rows (before) and of the accepted set (after), overall and per label."""
+    with _load(workspace) as ws:
+        data = ws.report()
+
+    def human(d: dict[str, Any]) -> str:
+        lines = [f"{'':24}{'before':>10}{'after':>10}"]
+        for key in ("rows", "vendi", "mean_nn_distance", "occupied_area_share"):
+            b, a = d["before"]["all"].get(key), d["after"]["all"].get(key)
+            lines.append(f"{key:24}{_num(b):>10}{_num(a):>10}")
+        lines.append(f"gaps: {d['gaps']['count']} (total score {d['gaps']['total_score']})")
+        return "\n".join(lines)
+
+    emit(data, as_json, human)
+
+
+def _num(value: Any) -> str:
+    return "-" if value is None else (f"{value:.4f}" if isinstance(value, float) else str(value))

@@ -88,3 +88,24 @@ class FeaturesMixin:
     def prompt_ideas(self, row_id: int, *, n: int = 5, seed: int = 0) -> list[str]:
         """Suggested instructions for Augment with LLM."""
         return self.augmenter.prompt_ideas(row_id, n=n, seed=seed)
+
+    # -- gaps and reports ---------------------------------------------------------------------
+    def gaps(self, *, top: int = 10, seed: int = 0) -> list[dict[str, Any]]:
+        """Rank the empty spaces of the live rows (recomputed and stored on each call)."""
+        from amplio.gaps.workspace import compute_gaps
+
+        return compute_gaps(self, top=top, seed=seed)  # type: ignore[arg-type]
+
+    def fill_gap(self, gap_id: str, *, method: str, n: int = 3, seed: int = 0,
+                 instruction: str | None = None, progress: Progress = silent) -> list[dict[str, Any]]:
+        """Fill a gap from the last ``gaps()`` call with one augmentation method."""
+        from amplio.gaps.workspace import fill_gap
+
+        return fill_gap(self, gap_id, method=method, n=n, seed=seed, instruction=instruction,  # type: ignore[arg-type]
+                        progress=progress)
+
+    def report(self) -> dict[str, Any]:
+        """Diversity of the original rows (before) and the accepted set (after)."""
+        from amplio.gaps.workspace import diversity
+
+        return diversity(self)  # type: ignore[arg-type]

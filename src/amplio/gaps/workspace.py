@@ -1,0 +1,129 @@
+"""Gaps and diversity of a workspace, and filling a gap with an augmentation method."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from amplio.errors import InputError, NotFoundError
+from amplio.progress import Progress, silent
+
+if TYPE_CHECKING:
+    from amplio.workspace.workspace import Workspace
+
+ARTIFACT = "gaps"
+
+
+def _live_rows(ws: Workspace) -> tuple[Any, np.ndarray]:
+    rows = ws.rows()
+    rows = rows[rows["status"] != "rejected"].reset_index(drop=True)
+    return rows, ws.embeddings(rows["id"].tolist())
+
+
+def compute_gaps(ws: Workspace, *, top: int = 10, seed: int = 0) -> list[dict[str, Any]]:
+    """Find and rank the gaps among the workspace's live (not rejected) rows, and store them.
+
+    Rim rows are reported as row ids. The stored list is what ``--gap ID`` refers to.
+    """
+    from amplio.gaps.finder import find_gaps
+
+    rows, embeddings = _live_rows(ws)
+    xy = rows[["x", "y"]].to_numpy(dtype=np.float32)
+    found = find_gaps(embeddings, xy, rows["text"].tolist(), rows["label"].tolist(), top=top,
+                      seed=seed, project=ws.place)
+    ids = rows["id"].to_numpy()
+    gaps = []
+    for gap in found:
+        data = gap.to_dict()
+        data["rim_rows"] = [int(ids[i]) for i in data["rim_rows"]]
+        data["center_embedding"] = [round(float(v), 6) for v in gap.center_embedding]
+        gaps.append(data)
+    with ws.store.transaction():
+        ws.store.put_artifact(ARTIFACT, json.dumps(gaps).encode("utf-8"))
+    return [_public(g) for g in gaps]
+
+
+def stored_gaps(ws: Workspace) -> list[dict[str, Any]]:
+    data = ws.store.get_artifact(ARTIFACT)
+    return json.loads(data) if data else []
+
+
+def get_gap(ws: Workspace, gap_id: str) -> dict[str, Any]:
+    gaps = stored_gaps(ws) or []
+    if not gaps:
+        compute_gaps(ws)
+        gaps = stored_gaps(ws)
+    for gap in gaps:
+        if str(gap["id"]) == str(gap_id):
+            return gap
+    raise NotFoundError(f"no gap {gap_id!r}; run `amplio gaps` to list the current ones")
+
+
+def _public(gap: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in gap.items() if k != "center_embedding"}
+
+
+def fill_gap(ws: Workspace, gap_id: str, *, method: str, n: int = 3, seed: int = 0,
+             instruction: str | None = None, progress: Progress = silent) -> list[dict[str, Any]]:
+    """Fill gap ``gap_id`` with one method; candidates carry the gap id in their provenance.
+
+    - interpolate: between the two rim rows that sit most opposite across the gap's centre;
+    - concepts: steer the rim row nearest the centre with the concepts that the centre has and it lacks;
+    - llm: variations of rim rows, told the gap's description.
+    """
+    gap = get_gap(ws, gap_id)
+    center = np.asarray(gap["center_embedding"], dtype=np.float32)
+    rim = [int(r) for r in gap["rim_rows"]]
+    if len(rim) < 2:
+        raise InputError(f"gap {gap_id} has fewer than two rim rows to work from")
+    rim_emb = ws.embeddings(rim)
+    extra = {"gap": str(gap["id"])}
+    aug = ws.augmenter
+    if method == "interpolate":
+        offsets = rim_emb - center
+        pair = np.unravel_index(np.argmin(offsets @ offsets.T), (len(rim), len(rim)))
+        a, b = rim[int(pair[0])], rim[int(pair[1])]
+        if a == b:
+            a, b = rim[0], rim[1]
+        return aug.interpolate(a, to_row=b, n=n, seed=seed, extra=extra, progress=progress)
+    if method == "concepts":
+        from amplio.concepts.workspace import ensure_concepts
+
+        model = ensure_concepts(ws, progress=progress)
+        nearest = int(np.argmax(rim_emb @ center))
+        gain = model.encode(center[None, :])[0] - model.encode(rim_emb[nearest][None, :])[0]
+        chosen = [int(c) for c in np.argsort(-gain)[:3] if gain[c] > 0]
+        if not chosen:
+            raise InputError(f"no concept separates gap {gap_id}'s centre from its rim; try interpolate")
+        weights = {c: 1.0 for c in chosen}
+        return aug.concepts(rim[nearest], weights, n=n, seed=seed, extra=extra, progress=progress)
+    if method == "llm":
+        order = np.argsort(-(rim_emb @ center))[:3]
+        return aug.llm_variations(
+            [rim[int(i)] for i in order],
+            instruction or "write a new prompt on a related but different topic",
+            n=n, seed=seed, context=str(gap.get("description", "")), extra=extra, progress=progress)
+    raise InputError(f"method must be concepts, interpolate or llm, not {method!r}")
+
+
+def diversity(ws: Workspace) -> dict[str, Any]:
+    """Diversity of the accepted set now, and of the original rows, for a before/after view."""
+    from amplio.gaps.metrics import compare, diversity_report, map_bounds
+
+    rows, embeddings = _live_rows(ws)
+    accepted = (rows["status"] == "accepted").to_numpy()
+    original = (rows["origin"] == "original").to_numpy()
+    gaps = stored_gaps(ws)
+    xy = rows[["x", "y"]].to_numpy(dtype=np.float32)
+    labels = rows["label"].tolist()
+    box = map_bounds(xy)  # one box for both, so area shares compare
+
+    def report(mask: np.ndarray) -> dict[str, Any]:
+        return diversity_report(embeddings[mask], xy[mask], [labels[i] for i in np.flatnonzero(mask)],
+                                bounds=box)
+
+    before, after = report(original), report(accepted)
+    return {"before": before, "after": after, "change": compare(before, after),
+            "gaps": {"count": len(gaps), "total_score": round(sum(float(g["score"]) for g in gaps), 4)}}
