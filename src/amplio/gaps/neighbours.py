@@ -1,0 +1,44 @@
+"""Exact cosine nearest neighbours in blocks, shared by the gap finder and the metrics."""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+_BLOCK = 2048  # query rows per block: a block x n similarity matrix is held at a time
+
+
+def knn(
+    queries: NDArray[np.float32], rows: NDArray[np.float32], k: int, *, exclude_self: bool = False
+) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
+    """The ``k`` nearest ``rows`` of each query by cosine distance, nearest first.
+
+    Args:
+        queries: ``(m, d)`` unit rows.
+        rows: ``(n, d)`` unit rows.
+        k: neighbours per query (at most ``n``, or ``n - 1`` with ``exclude_self``).
+        exclude_self: ``queries`` is ``rows`` and a row is not its own neighbour.
+
+    Returns:
+        ``(indices, distances)``, both ``(m, k)``; distances are ``1 - cosine``.
+    """
+    m = len(queries)
+    out_idx = np.empty((m, k), dtype=np.int64)
+    out_dist = np.empty((m, k), dtype=np.float32)
+    for start in range(0, m, _BLOCK):
+        sims = queries[start:start + _BLOCK] @ rows.T
+        if exclude_self:
+            sims[np.arange(len(sims)), np.arange(start, start + len(sims))] = -np.inf
+        part = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+        part_sims = np.take_along_axis(sims, part, axis=1)
+        # Sort by similarity, ties by row index, so results do not depend on argpartition.
+        order = np.lexsort((part, -part_sims), axis=1)
+        out_idx[start:start + _BLOCK] = np.take_along_axis(part, order, axis=1)
+        out_dist[start:start + _BLOCK] = 1.0 - np.take_along_axis(part_sims, order, axis=1)
+    return out_idx, np.clip(out_dist, 0.0, 2.0)
+
+
+def unit_rows(vectors: NDArray[np.floating]) -> NDArray[np.float32]:
+    """Scale each row to unit length (zero rows stay zero)."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    return vectors / np.maximum(np.linalg.norm(vectors, axis=-1, keepdims=True), 1e-12)
