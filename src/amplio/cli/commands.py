@@ -243,7 +243,7 @@ def gaps(workspace: Path, top: int, seed: int, as_json: bool) -> None:
         found = ws.gaps(top=top, seed=seed)
     emit(found, as_json, lambda items: "\n".join(
         f"{g['id']:>6}  score {g['score']:.2f}  size {g['size']}  at ({g['x']:.1f}, {g['y']:.1f})  "
-        f"{g['description']}  rim {g['rim_rows'][:6]}" for g in items) or "no gaps found")
+        f"{_words(g['description'])}  rim {g['rim_rows'][:6]}" for g in items) or "no gaps found")
 
 
 @cli.command()
@@ -264,6 +264,10 @@ def report(workspace: Path, as_json: bool) -> None:
         return "\n".join(lines)
 
     emit(data, as_json, human)
+
+
+def _words(value: Any) -> str:
+    return ", ".join(value) if isinstance(value, list) else str(value)
 
 
 def _num(value: Any) -> str:
