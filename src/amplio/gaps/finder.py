@@ -255,7 +255,7 @@ def _build(x: NDArray[np.float32], xy: NDArray[np.float64], centres: NDArray[np.
     gaps = []
     for slot, i in enumerate(chosen):
         rim = [int(r) for r in stats.rim[i]]
-        counts = Counter(str(labels[r]) for r in rim if labels is not None and labels[r] is not None)
+        counts = Counter(str(labels[r]) for r in rim if labels is not None and _has_label(labels[r]))
         digest = hashlib.sha1(",".join(map(str, sorted(rim))).encode()).hexdigest()[:10]
         gaps.append(Gap(
             id=f"gap-{digest}",
@@ -269,6 +269,11 @@ def _build(x: NDArray[np.float32], xy: NDArray[np.float64], centres: NDArray[np.
             labels=dict(sorted(counts.items(), key=lambda item: (-item[1], item[0]))),
         ))
     return gaps
+
+
+def _has_label(value: object) -> bool:
+    # pandas hands missing labels over as NaN, not None.
+    return value is not None and not (isinstance(value, float) and np.isnan(value))
 
 
 def _describe(gaps: list[Gap], texts: Sequence[str]) -> None:
