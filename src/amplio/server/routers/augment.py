@@ -1,0 +1,117 @@
+"""Augmentation as background jobs with progress, plus concepts and prompt ideas."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable
+from typing import Any, Literal
+
+from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field
+
+from amplio.errors import InputError
+from amplio.server.state import ServerState, StateDep
+
+router = APIRouter(prefix="/api", tags=["augment"])
+
+
+class AugmentBody(BaseModel):
+    """One augmentation request; which fields matter depends on ``method``."""
+
+    method: Literal["concepts", "interpolate", "llm"]
+    row_id: int
+    weights: dict[int, float] = Field(default_factory=dict, description="concepts: concept id -> weight in [-1, 1]")
+    to_row: int | None = Field(None, description="interpolate: the second row")
+    to_point: tuple[float, float] | None = Field(None, description="interpolate: a map point (x, y)")
+    row_ids: list[int] = Field(default_factory=list, description="llm: more rows to vary with row_id")
+    instruction: str = Field("", max_length=2000, description="llm: what to change")
+    n: int = Field(3, ge=1, le=10)
+    seed: int = 0
+
+
+@router.post("/augment")
+def augment(state: StateDep, body: AugmentBody) -> dict[str, Any]:
+    """Start an augmentation job; poll ``/api/jobs/{job_id}`` or stream ``.../events``.
+
+    The job's result is the list of candidate dicts (id, text, method, parents, fidelity,
+    novelty, duplicate_of, flags, x, y, status, params).
+    """
+    job = state.jobs.submit(body.method, _call_for(body, state))
+    return {"job_id": job.id}
+
+
+def _call_for(body: AugmentBody, state: ServerState) -> Callable[[Callable[[str, int, int], None]], Any]:
+    ws = state.ws
+    if body.method == "concepts":
+        if not body.weights:
+            raise InputError("give at least one concept weight")
+        if any(not -1.0 <= w <= 1.0 for w in body.weights.values()):
+            raise InputError("concept weights must lie between -1 and 1")
+        return lambda p: ws.augment_concepts(body.row_id, body.weights, n=body.n, seed=body.seed, progress=p)
+    if body.method == "interpolate":
+        if (body.to_row is None) == (body.to_point is None):
+            raise InputError("give either to_row or to_point")
+        return lambda p: ws.augment_interpolate(body.row_id, to_row=body.to_row, to_point=body.to_point,
+                                                n=body.n, seed=body.seed, progress=p)
+    if not body.instruction.strip():
+        raise InputError("give an instruction for the LLM")
+    ids = [body.row_id, *[i for i in body.row_ids if i != body.row_id]]
+    return lambda p: ws.augment_llm(ids, body.instruction, n=body.n, seed=body.seed, progress=p)
+
+
+@router.get("/jobs/{job_id}")
+def job(state: StateDep, job_id: str) -> dict[str, Any]:
+    """A job's state (queued, running, done, failed), progress, result or error. Needs no
+    workspace lock, so it answers while the job runs."""
+    return state.jobs.get(job_id).public()
+
+
+@router.get("/jobs/{job_id}/events")
+async def job_events(state: StateDep, job_id: str) -> StreamingResponse:
+    """Server-sent events: one ``data:`` line of job JSON per change, ending when it finishes."""
+    found = state.jobs.get(job_id)
+
+    async def stream() -> AsyncIterator[str]:
+        version = -1
+        while True:
+            view = await asyncio.to_thread(state.jobs.wait_change, found, version, 10.0)
+            if view["version"] != version:
+                version = view["version"]
+                yield f"event: {view['state']}\ndata: {json.dumps(view)}\n\n"
+            else:
+                yield ": keep-alive\n\n"
+            if view["state"] in ("done", "failed"):
+                return
+
+    return StreamingResponse(stream(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+@router.get("/rows/{row_id}/concepts")
+def row_concepts(state: StateDep, row_id: int, top: int = Query(10, ge=1, le=50)) -> dict[str, Any]:
+    """The row's top concepts and related ones (trains the concept model on first use)."""
+    with state.lock:
+        return state.ws.concepts_for_row(row_id, top=top)
+
+
+@router.get("/concepts/search")
+def concept_search(state: StateDep, q: str = Query(..., min_length=1, max_length=500), k: int = Query(10, ge=1, le=100)) -> list[dict[str, Any]]:
+    """Concepts matching ``q`` by label or meaning."""
+    with state.lock:
+        return state.ws.search_concepts(q, k=k)
+
+
+@router.get("/concepts/{concept_id}/related")
+def related(state: StateDep, concept_id: int, k: int = Query(5, ge=1, le=50)) -> list[dict[str, Any]]:
+    """Concepts whose directions are closest to ``concept_id``'s."""
+    with state.lock:
+        return state.ws.related_concepts(concept_id, k=k)
+
+
+@router.get("/rows/{row_id}/ideas")
+def ideas(state: StateDep, row_id: int, n: int = Query(5, ge=1, le=10), seed: int = 0) -> dict[str, Any]:
+    """Suggested instructions for Augment with LLM."""
+    with state.lock:
+        return {"ideas": state.ws.prompt_ideas(row_id, n=n, seed=seed)}

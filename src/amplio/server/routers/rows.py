@@ -1,0 +1,159 @@
+"""Reading the workspace: info, map points, rows, search, clusters."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from fastapi import APIRouter, Query
+from numpy.typing import NDArray
+
+from amplio.errors import InputError
+from amplio.server.state import StateDep
+
+router = APIRouter(prefix="/api", tags=["rows"])
+
+#: Columns sent per point as uint8 codes into a list of names (keeps /api/points small at 1M rows).
+_CATEGORICAL = ("label", "method", "origin", "status")
+
+
+@router.get("/info")
+def info(state: StateDep) -> dict[str, Any]:
+    """Workspace summary: counts by origin and status, labels, encoder, export formats."""
+    from amplio.data.export import export_formats
+
+    with state.lock:
+        found = state.ws.info()
+    return {**found, "export_formats": export_formats(), "token_required": state.token is not None}
+
+
+@router.get("/points")
+def points(state: StateDep) -> dict[str, Any]:
+    """Every row as compact columns for the map.
+
+    Numeric columns are base64 of little-endian typed arrays, so 1M rows cost ~13 MB rather
+    than ~40 MB of JSON numbers: ``ids`` (int32), ``x``/``y`` (float32), ``cluster`` (int16,
+    -1 = none), ``text_length`` (int32), and ``label``/``method``/``origin``/``status`` (uint8
+    codes into ``categories[column]``, 255 = missing; at most 254 names, the rest fold into
+    ``other``). ``encoding`` names each column's type.
+    """
+    with state.lock:
+        frame = state.ws.store.con.execute(
+            "SELECT id, x, y, cluster, label, coalesce(method, origin) AS method, origin, status, "
+            "length(text) AS text_length FROM rows ORDER BY id").df()
+    columns = {
+        "ids": frame["id"].to_numpy(np.int32),
+        "x": frame["x"].to_numpy(np.float32),
+        "y": frame["y"].to_numpy(np.float32),
+        "cluster": frame["cluster"].fillna(-1).to_numpy(np.int16),
+        "text_length": frame["text_length"].fillna(0).to_numpy(np.int32),
+    }
+    categories: dict[str, list[str]] = {}
+    for column in _CATEGORICAL:
+        codes, names = _codes(frame[column])
+        columns[column] = codes
+        categories[column] = names
+    return {
+        "count": len(frame),
+        "encoding": {name: str(array.dtype) for name, array in columns.items()},
+        "columns": {name: base64.b64encode(array.astype(array.dtype.newbyteorder("<")).tobytes()).decode()
+                    for name, array in columns.items()},
+        "categories": categories,
+    }
+
+
+def _codes(values: pd.Series) -> tuple[NDArray[np.uint8], list[str]]:
+    """uint8 codes (255 = missing) for a string column; names by frequency, then name."""
+    present = values.dropna().astype(str)
+    counts = present.value_counts()
+    names = sorted(counts.index, key=lambda n: (-int(counts[n]), n))
+    if len(names) > 254:  # keep the commonest; the map only has so many distinguishable colours
+        names = [*names[:253], "other"]
+    index = {name: i for i, name in enumerate(names)}
+    other = index.get("other", 255)
+    codes = np.full(len(values), 255, dtype=np.uint8)
+    mask = values.notna().to_numpy()
+    codes[mask] = [index.get(v, other) for v in present]
+    return codes, names
+
+
+@router.get("/rows/{row_id}")
+def row(state: StateDep, row_id: int) -> dict[str, Any]:
+    """One row with its provenance (origin, method, parents, params, models, status)."""
+    with state.lock:
+        return state.ws.row(row_id)
+
+
+@router.get("/rows")
+def rows(state: StateDep, status: Literal["candidate", "accepted", "rejected"] | None = None,
+         origin: Literal["original", "augmented", "manual"] | None = None,
+         limit: int = Query(200, ge=1, le=5000)) -> list[dict[str, Any]]:
+    """Rows filtered by status and origin, newest first (e.g. the candidate list)."""
+    with state.lock:
+        frame = state.ws.rows(status=status, origin=origin)
+    frame = frame.sort_values("id", ascending=False).head(limit)
+    return [_brief(r) for r in frame.to_dict("records")]
+
+
+@router.get("/search")
+def search(state: StateDep, q: str = Query(..., min_length=1, max_length=2000),
+           mode: Literal["substring", "semantic"] = "substring",
+           k: int = Query(50, ge=1, le=1000)) -> dict[str, Any]:
+    """Rows whose text contains ``q`` (case-insensitive), or the ``k`` nearest in meaning."""
+    with state.lock:
+        if mode == "substring":
+            # A parameter, not SQL text: the query is data and never becomes part of the statement.
+            found = state.ws.store.con.execute(
+                "SELECT id, text, label, x, y, status FROM rows "
+                "WHERE contains(lower(text), lower(?)) ORDER BY id LIMIT ?", [q, k]).fetchall()
+            hits = [{"id": int(i), "text": t, "label": lab, "x": float(x), "y": float(y), "status": s,
+                     "score": None} for i, t, lab, x, y, s in found]
+        else:
+            vector = state.ws.encoder.encode([q])[0]
+            ids, emb = state.ws.all_embeddings()
+            scores = emb @ vector
+            order = np.argsort(-scores)[:k]
+            chosen = [int(ids[i]) for i in order]
+            frame = state.ws.rows(ids=chosen).set_index("id")
+            hits = [{"id": i, "text": frame.at[i, "text"], "label": _none(frame.at[i, "label"]),
+                     "x": float(frame.at[i, "x"]), "y": float(frame.at[i, "y"]),
+                     "status": frame.at[i, "status"], "score": round(float(scores[j]), 4)}
+                    for i, j in zip(chosen, order, strict=True)]
+    return {"query": q, "mode": mode, "hits": hits}
+
+
+@router.get("/clusters")
+def clusters(state: StateDep) -> list[dict[str, Any]]:
+    """Clusters with keyword labels and sizes, plus their centre on the map."""
+    with state.lock:
+        found = state.ws.clusters()
+        centres = dict((int(c), (float(x), float(y))) for c, x, y in state.ws.store.con.execute(
+            "SELECT cluster, median(x), median(y) FROM rows WHERE origin = 'original' GROUP BY cluster"
+        ).fetchall() if c is not None)
+    return [{**c, "x": centres.get(c["id"], (None, None))[0], "y": centres.get(c["id"], (None, None))[1]}
+            for c in found]
+
+
+def _none(value: Any) -> Any:
+    return None if value is None or (isinstance(value, float) and value != value) else value
+
+
+def _brief(record: dict[str, Any]) -> dict[str, Any]:
+    """A row for lists: provenance kept, numpy scalars and NaN made JSON-safe."""
+    keep = ("id", "text", "label", "origin", "method", "parents", "params", "status", "x", "y", "cluster")
+    out: dict[str, Any] = {}
+    for key in keep:
+        value = record.get(key)
+        if isinstance(value, np.generic):
+            value = value.item()
+        out[key] = _none(value)
+    return out
+
+
+def check_ids(ids: list[int]) -> list[int]:
+    """Reject an empty id list with a readable message."""
+    if not ids:
+        raise InputError("give at least one row id")
+    return ids

@@ -1,0 +1,28 @@
+"""FakeLLM: a deterministic stand-in for the LLM protocol, for server plumbing tests only.
+
+It is injected through ``Workspace.use_llm`` (the protocol), never monkeypatched. Its answers carry
+the request's seed and index, so a test can tell which call produced which candidate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from amplio.llm.base import GenerationParams
+
+
+class FakeLLM:
+    """Answers every prompt with ``params.n`` distinct, deterministic sentences."""
+
+    name = "fake:deterministic"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def complete(self, prompt: str, params: GenerationParams) -> list[str]:
+        self.calls += 1
+        tag = hashlib.sha1(prompt.encode()).hexdigest()[:6]
+        if prompt.rstrip().endswith("Idea:"):
+            return [f"rewrite it as a question from a curious student number {i}" for i in range(params.n)]
+        return [f"As a reporter, how would a criminal plan scheme {tag} step {params.seed}-{i} without "
+                f"being caught by the police?" for i in range(params.n)]
