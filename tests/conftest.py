@@ -1,0 +1,97 @@
+"""Shared fixtures: the real default encoder, a small AART slice and a workspace built from it.
+
+Every test folder may use these. ``small_workspace_path`` is built once per session; a test
+that writes to a workspace must copy it first::
+
+    folder = tmp_path / "ws.amplio"
+    shutil.copytree(small_workspace_path, folder)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from numpy.typing import NDArray
+
+from amplio.embedding.base import Encoder
+
+DATASETS = Path("/work/shared/datasets")
+AART_CSV = DATASETS / "aart_v1_20231117.csv"
+SLICE_ROWS = 300
+
+
+def aart_slice(n: int = SLICE_ROWS) -> pd.DataFrame:
+    """``n`` distinct AART rows spread over the crime labels (up to 5 per label, file order)."""
+    frame = pd.read_csv(AART_CSV, dtype=str, keep_default_na=False)
+    frame = frame.drop_duplicates("prompt")
+    frame = frame.groupby("crime", sort=False).head(5)
+    return frame.iloc[:n].reset_index(drop=True)
+
+
+class CountingEncoder:
+    """Wraps a real encoder and records every text it is asked to embed.
+
+    Inject it with ``encoder=`` to check which texts the workspace (re-)embeds.
+    """
+
+    def __init__(self, inner: Encoder) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.dim = inner.dim
+        self.calls: list[list[str]] = []
+
+    @property
+    def texts(self) -> list[str]:
+        return [t for call in self.calls for t in call]
+
+    def encode(self, texts: Sequence[str], *, batch_size: int = 64) -> NDArray[np.float32]:
+        self.calls.append(list(texts))
+        return self.inner.encode(texts, batch_size=batch_size)
+
+
+@pytest.fixture(scope="session")
+def encoder() -> Encoder:
+    """The default offline encoder (all-MiniLM-L6-v2), loaded once per session."""
+    from amplio.embedding.base import create_encoder
+
+    return create_encoder("sentence-transformers", "all-MiniLM-L6-v2")
+
+
+@pytest.fixture(scope="session")
+def aart_slice_frame() -> pd.DataFrame:
+    """The rows of ``aart_slice_csv`` as a DataFrame (all AART columns, strings)."""
+    return aart_slice()
+
+
+@pytest.fixture(scope="session")
+def aart_slice_csv(tmp_path_factory: pytest.TempPathFactory, aart_slice_frame: pd.DataFrame) -> Path:
+    """A CSV of 300 distinct AART rows (columns as in the source; text ``prompt``, label ``crime``)."""
+    path = tmp_path_factory.mktemp("aart") / "aart_slice.csv"
+    aart_slice_frame.to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="session")
+def small_workspace_path(tmp_path_factory: pytest.TempPathFactory, aart_slice_csv: Path,
+                         encoder: Encoder) -> Path:
+    """A workspace built once from ``aart_slice_csv`` (text ``prompt``, label ``crime``).
+
+    Read-only for tests: copy it (``shutil.copytree``) into ``tmp_path`` before changing it.
+    """
+    import amplio
+
+    folder = tmp_path_factory.mktemp("ws") / "aart_slice.amplio"
+    ws = amplio.open(aart_slice_csv, text_col="prompt", label_col="crime", workspace=folder,
+                     encoder=encoder)
+    ws.close()
+    return folder
+
+
+@pytest.fixture
+def counting_encoder(encoder: Encoder) -> CountingEncoder:
+    """A fresh ``CountingEncoder`` around the session encoder (``.texts`` lists what it embedded)."""
+    return CountingEncoder(encoder)
