@@ -1,0 +1,2 @@
+// Vite bundles CSS imports; tell the type checker they exist.
+declare module "*.css";

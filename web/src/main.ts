@@ -1,0 +1,202 @@
+// Wires the page: loads info and points, builds the map and the panels, and runs augmentation
+// jobs with progress. All server access goes through api.ts.
+import "./style.css";  // bundled by vite
+import { api, type Info, type Points, type Row } from "./api";
+import { byId, clear, clearError, el, guarded, showError } from "./dom";
+import { LeftPanel } from "./left";
+import { type ColourBy, MapView } from "./map";
+import { ReviewPanel } from "./review";
+import { type PickMode, RightPanel, progressLine } from "./right";
+
+const textCache = new Map<number, string>();
+let info: Info;
+let points: Points;
+let map: MapView;
+let colourBy: ColourBy = "label";
+let selected: number | null = null;
+let pickMode: PickMode = null;
+
+const left = new LeftPanel(byId("left"), { changed: () => redraw(), select: (id) => void select(id) });
+const rightRoot = el("div", { id: "row-panel" });
+const reviewRoot = el("div", { id: "review-panel" });
+byId("right").append(rightRoot, el("p", { id: "job-status", class: "job", hidden: true }), reviewRoot);
+const right = new RightPanel(rightRoot, { generate, pick: setPickMode, select: (id) => void select(id) });
+const review = new ReviewPanel(reviewRoot, {
+  changed: reload,
+  select: (id) => void select(id),
+  focus: (rows: Row[]) => {
+    map.highlight = rows.map((r) => r.id);
+    map.links = rows.flatMap((r) => (r.parents ?? []).map((p) => ({ from: r.id, to: p })));
+    map.drawOverlay();
+  },
+});
+
+async function rowText(id: number): Promise<string> {
+  const cached = textCache.get(id);
+  if (cached !== undefined) return cached;
+  const row = await api.row(id);
+  textCache.set(id, row.text);
+  return row.text;
+}
+
+function methodNames(): string[] {
+  return points.categories.method;
+}
+
+function redraw(): void {
+  const f = left.filters;
+  const labelNames = points.categories.label;
+  const wanted = new Set([...f.labels].map((name) => labelNames.indexOf(name)));
+  const method = f.method ? points.categories.method.indexOf(f.method) : -1;
+  const keep = (i: number) =>
+    (!wanted.size || wanted.has(points.codes.label[i])) &&
+    (method < 0 || points.codes.method[i] === method) &&
+    (!f.hits || f.hits.has(points.ids[i]));
+  const legend = map.render(colourBy, keep);
+  byId("map-status").textContent = `${map.shown.toLocaleString()} of ${points.count.toLocaleString()} points`;
+  byId("map").dataset.points = String(map.shown);
+  clear(byId("legend"), ...legend.names.map((name, k) => el("div", { class: "legend-item" },
+    el("span", { class: "swatch", style: `background:${legend.colours[k]}` }),
+    el("span", { text: name }), el("span", { class: "muted", text: ` ${legend.counts[k]}` }))));
+}
+
+async function select(id: number | null): Promise<void> {
+  if (id !== null && pickMode === "row" && selected !== null && id !== selected) {
+    const text = await guarded(() => rowText(id));
+    setPickMode(null);
+    right.setTarget({ row: id, text: text ?? `row #${id}` });
+    map.select(selected);
+    return;
+  }
+  selected = id;
+  map.select(id);
+  if (id === null) { right.show(null); return; }
+  const row = await guarded(() => api.row(id));
+  if (row) { textCache.set(id, row.text); right.show(row); }
+}
+
+/** "row": the next map click picks the interpolation target; "arrow": drag from the row to a spot. */
+function setPickMode(mode: PickMode): void {
+  pickMode = mode;
+  const capture = byId("arrow-capture");
+  capture.hidden = mode !== "arrow";
+  byId("map-wrap").classList.toggle("picking", mode !== null);
+  byId("map-status").textContent = mode === "row" ? "Click the second row on the map…"
+    : mode === "arrow" ? "Drag from anywhere to the spot to interpolate towards…" : `${map.shown.toLocaleString()} of ${points.count.toLocaleString()} points`;
+}
+
+function installArrow(): void {
+  const capture = el("div", { id: "arrow-capture", hidden: true });
+  byId("map-wrap").append(capture);
+  let dragging = false;
+  const at = (e: PointerEvent) => {
+    const box = capture.getBoundingClientRect();
+    return map.toData(e.clientX - box.left, e.clientY - box.top);
+  };
+  capture.addEventListener("pointerdown", (e) => {
+    const from = selected !== null ? map.position(selected) : null;
+    const to = at(e);
+    if (!from || !to) return;
+    dragging = true;
+    capture.setPointerCapture(e.pointerId);
+    map.arrow = { x0: from.x, y0: from.y, x1: to.x, y1: to.y };
+    map.drawOverlay();
+  });
+  capture.addEventListener("pointermove", (e) => {
+    const to = at(e);
+    if (!dragging || !map.arrow || !to) return;
+    map.arrow = { ...map.arrow, x1: to.x, y1: to.y };
+    map.drawOverlay();
+  });
+  capture.addEventListener("pointerup", async () => {
+    if (!dragging || !map.arrow) return;
+    dragging = false;
+    const { x1, y1 } = map.arrow;
+    setPickMode(null);
+    const near = map.nearest(x1, y1, 3).filter((id) => id !== selected);
+    const texts = await Promise.all(near.map((id) => guarded(() => rowText(id))));
+    right.setTarget({ point: [x1, y1], text: `map point (${x1.toFixed(2)}, ${y1.toFixed(2)}); nearest: ${
+      texts.map((t) => `“${(t ?? "").slice(0, 60)}”`).join(", ")}` });
+  });
+}
+
+async function generate(body: Record<string, unknown>): Promise<void> {
+  clearError();
+  progressLine("Starting…");
+  try {
+    const { job_id } = await api.augment(body);
+    const result = (await api.follow(job_id, (job) => {
+      progressLine(`${job.kind}: ${job.state}${job.stage ? ` · ${job.stage}` : ""}${job.total ? ` ${job.done}/${job.total}` : ""}`);
+    })) as Row[];
+    progressLine(`Generated ${result.length} candidate(s).`);
+    await reload();
+    review.showCandidates(result);
+  } catch (error) {
+    progressLine("");
+    showError(error);
+  }
+}
+
+/** Re-read everything that may have changed after a write (points, summary, candidates). */
+async function reload(): Promise<void> {
+  const [newInfo, newPoints] = await Promise.all([api.info(), api.points()]);
+  info = newInfo;
+  points = newPoints;
+  map.setPoints(points);
+  left.render(info, methodNames());
+  redraw();
+  await review.refresh();
+  if (selected !== null) {
+    const row = await guarded(() => api.row(selected!));
+    if (row) right.show(row);
+  }
+}
+
+function header(): void {
+  byId("source").textContent = info.source ?? info.path;
+  const colour = byId<HTMLSelectElement>("colour-by");
+  for (const [value, name] of [["label", "label"], ["cluster", "cluster"], ["method", "method"], ["length", "text length"]]) {
+    colour.append(el("option", { value, text: name }));
+  }
+  colour.value = colourBy;
+  colour.addEventListener("change", () => { colourBy = colour.value as ColourBy; redraw(); });
+  const status = el("select", { id: "export-status" }, el("option", { value: "accepted", text: "accepted" }),
+    el("option", { value: "all", text: "all rows" }));
+  const buttons = info.export_formats.map((format) => {
+    const link = el("a", { class: "button", id: `export-${format}`, text: format, download: "" });
+    const sync = () => { link.href = api.exportUrl(format, status.value); };
+    status.addEventListener("change", sync);
+    sync();
+    return link;
+  });
+  clear(byId("export"), "Export ", status, ...buttons);
+  byId("undo").addEventListener("click", async () => {
+    const done = await guarded(() => api.undo());
+    if (done) {
+      progressLine(done.undone ? `Undid ${String(done.undone.action)}.` : "Nothing to undo.");
+      await reload();
+    }
+  });
+}
+
+async function start(): Promise<void> {
+  const started = performance.now();
+  try {
+    [info, points] = await Promise.all([api.info(), api.points()]);
+  } catch (error) {
+    byId("map-status").textContent = "Could not load the map.";
+    showError(error);
+    return;
+  }
+  header();
+  map = await MapView.create(byId("map"), points, { text: rowText, select: (id) => void select(id) });
+  installArrow();
+  left.render(info, methodNames());
+  redraw();
+  right.show(null);
+  await review.refresh();
+  document.body.dataset.ready = "true";
+  document.body.dataset.loadMs = String(Math.round(performance.now() - started));
+}
+
+void start();
