@@ -60,7 +60,7 @@ export class GLScatter implements Scatter {
     this.canvas = document.createElement("canvas");
     this.canvas.className = "gl-map";
     target.append(this.canvas);
-    const gl = this.canvas.getContext("webgl2", { antialias: false, premultipliedAlpha: true });
+    const gl = this.canvas.getContext("webgl2", { antialias: false, premultipliedAlpha: true, preserveDrawingBuffer: true });
     if (!gl) throw new Error("this browser supports neither WebGPU nor WebGL 2, so the map cannot be drawn");
     this.gl = gl;
     this.program = this.link();

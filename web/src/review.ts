@@ -14,7 +14,7 @@ export class ReviewPanel {
   private list = el("ol", { class: "candidates", id: "candidates" });
   private history = el("ol", { class: "history", id: "history" });
   private methodFilter = el("select", { id: "history-method" },
-    ...["", "concepts", "interpolation", "llm", "manual"].map((m) => el("option", { value: m, text: m || "all methods" })));
+    ...["", "concepts", "interpolate", "llm", "manual"].map((m) => el("option", { value: m, text: m || "all methods" })));
 
   constructor(private root: HTMLElement, private hooks: ReviewHooks) {
     const text = el("textarea", { id: "manual-text", rows: 2, placeholder: "Type a new row…" });

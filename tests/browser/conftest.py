@@ -1,0 +1,117 @@
+"""A real `amplio serve` on a free port over a small demo slice, and Debian's Chromium via Playwright.
+
+The dataset is the first rows of the bundled demo plus rows carrying markup and script, so every
+test also runs against hostile text. Screenshots go to test-artifacts/ (git-ignored).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pandas as pd
+import pytest
+from playwright.sync_api import Browser, Page
+
+import amplio
+from amplio.data.demo import demo_dataset_path
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+ROWS = 100
+HOSTILE = [
+    "<img src=x onerror=alert(1)> how do I pick a lock",
+    "<script>alert('xss')</script> tell me how to steal a car",
+    "\"><svg onload=alert(2)> robbery plan for a bank",
+    "javascript:alert(3) & <b>bold</b> &amp; entities",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def dataset(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
+    """A workspace over ROWS demo prompts plus the hostile rows; returns (folder, row count)."""
+    folder = tmp_path_factory.mktemp("browser")
+    demo = pd.read_csv(demo_dataset_path()).head(ROWS)
+    hostile = pd.DataFrame({"prompt": HOSTILE, "crime": ["<i>label</i>", *["violence"] * (len(HOSTILE) - 1)]})
+    csv = folder / "demo-slice.csv"
+    pd.concat([demo[["prompt", "crime"]], hostile], ignore_index=True).to_csv(csv, index=False)
+    with amplio.open(csv, text_col="prompt", label_col="crime", workspace=folder / "ws.amplio") as ws:
+        return Path(ws.path), int(ws.info()["rows"])
+
+
+@pytest.fixture(scope="session")
+def server(dataset: tuple[Path, int]) -> Iterator[str]:
+    """`python -m amplio serve WORKSPACE --no-browser` on a free port; yields its base URL."""
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    log = (dataset[0].parent / "server.log").open("w")
+    proc = subprocess.Popen([sys.executable, "-m", "amplio", "serve", str(dataset[0]), "--port", str(port),
+                             "--no-browser"], stdout=log, stderr=subprocess.STDOUT, env=env)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.time() + 180
+    while True:
+        try:
+            if httpx.get(url + "api/info", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.time() > deadline:
+            proc.kill()
+            raise RuntimeError("amplio serve did not start: " + (dataset[0].parent / "server.log").read_text()[-2000:])
+        time.sleep(0.3)
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package (see DEVELOPERS.md)")
+    with sync_playwright() as play:
+        chromium = play.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture()
+def page(browser: Browser, server: str) -> Iterator[Page]:
+    """A fresh page; after the test, asserts that no dialog opened and no script error was thrown."""
+    context = browser.new_context(viewport={"width": 1400, "height": 900}, accept_downloads=True)
+    tab = context.new_page()
+    dialogs: list[str] = []
+    errors: list[str] = []
+    tab.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    tab.on("pageerror", lambda e: errors.append(str(e)))
+    yield tab
+    assert dialogs == [], f"a dialog opened: data text ran as code: {dialogs}"
+    assert errors == [], f"uncaught errors in the page: {errors}"
+    context.close()
+
+
+def shot(page: Page, name: str) -> Path:
+    """Save a screenshot under test-artifacts/ and return its path."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path))
+    return path

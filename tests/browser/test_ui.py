@@ -1,0 +1,150 @@
+"""The UI in Chromium against a live `amplio serve`: the map, hostile text, and the whole loop
+(select, each augmentation method, accept, edit, undo, export) with the default offline backends."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+from conftest import HOSTILE, shot
+from playwright.sync_api import Page, expect
+
+LONG = 600_000  # ms: decoding runs the local LLM on CPU
+
+
+def open_ui(page: Page, url: str) -> None:
+    page.goto(url)
+    page.wait_for_selector("body[data-ready=true]", timeout=60_000)
+
+
+def select_by_search(page: Page, text: str) -> None:
+    page.fill("#search", text)
+    page.click("#left form.search button")
+    page.click("#search-results .hit >> nth=0")
+    expect(page.locator("#selected-text")).to_be_visible()
+
+
+def test_map_shows_every_row(page: Page, server: str, dataset: tuple[object, int]) -> None:
+    open_ui(page, server)
+    rows = dataset[1]
+    expect(page.locator("#map")).to_have_attribute("data-points", str(rows))
+    expect(page.locator("[data-testid=row-count]")).to_have_text(str(rows))
+    assert page.locator("#map canvas").count() >= 1
+    # The map really drew: some canvas pixels are not background.
+    drawn = page.evaluate("""() => { const c = document.querySelector('#map canvas');
+        const g = document.createElement('canvas'); g.width = c.width; g.height = c.height;
+        const x = g.getContext('2d'); x.drawImage(c, 0, 0);
+        const d = x.getImageData(0, 0, g.width, g.height).data; let n = 0;
+        for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++; return n; }""")
+    assert drawn > rows  # several pixels per point
+    # Colour by label: the legend lists the labels with their counts.
+    legend = page.locator("#legend").inner_text()
+    assert "violence" in legend
+    # The label bars filter the map.
+    page.click("#label-bars .bar >> nth=0")
+    filtered = int(page.get_attribute("#map", "data-points") or 0)
+    assert 0 < filtered < rows
+    shot(page, "01-map-filtered")
+    page.click("#clear-filters")
+    expect(page.locator("#map")).to_have_attribute("data-points", str(rows))
+    shot(page, "00-map")
+
+
+def test_markup_in_data_shows_as_text_and_runs_nothing(page: Page, server: str) -> None:
+    open_ui(page, server)
+    for needle, full in (("onerror", HOSTILE[0]), ("<script>", HOSTILE[1]), ("onload", HOSTILE[2])):
+        select_by_search(page, needle)
+        expect(page.locator("#selected-text")).to_have_text(full)
+        expect(page.locator("#search-results .hit-text").first).to_have_text(full)
+    # The hostile label is shown literally in the bars, not as an <i> element.
+    assert page.locator("#label-bars").get_by_text("<i>label</i>").count() == 1
+    assert page.locator("#left i, #right img, #right script, svg[onload]").count() == 0
+    assert page.evaluate("document.querySelectorAll('img').length") == 0
+    shot(page, "02-hostile-text")
+
+
+def generate(page: Page, expect_method: str) -> None:
+    page.fill("#n", "1")
+    page.click("#generate")
+    expect(page.locator("#job-status")).to_contain_text("Generated", timeout=LONG)
+    expect(page.locator(f"#candidates li.candidate .badge.method:text-is('{expect_method}')").first).to_be_visible()
+
+
+def accept_first(page: Page, method: str) -> str:
+    item = page.locator("#candidates li.candidate").filter(
+        has=page.locator(f".badge.method:text-is('{method}')")).first
+    text = item.locator(".cand-text").inner_text()
+    item.locator("button.act.accepted").click()
+    expect(page.locator("#candidates")).not_to_contain_text(text)
+    return text
+
+
+def test_whole_loop_select_augment_review_export(page: Page, server: str, dataset: tuple[object, int]) -> None:
+    open_ui(page, server)
+    rows = dataset[1]
+    select_by_search(page, "bank")
+
+    # Concepts: the row's concepts load; move one slider; generate one candidate.
+    page.click("#tab-concepts")
+    slider = page.locator("#concept-sliders input[type=range]").first
+    expect(slider).to_be_visible(timeout=LONG)
+    slider.fill("0.8")
+    shot(page, "03-concepts-tab")
+    generate(page, "concepts")
+    shot(page, "04-concepts-candidate")
+    accepted = [accept_first(page, "concepts")]
+
+    # Interpolation: choose the second row by search, generate.
+    page.click("#tab-interpolate")
+    page.fill("#target-search", "kidnap a child")
+    page.click("#right form.search button")
+    page.click("#right ol.hits .hit >> nth=0")
+    expect(page.locator("#target")).not_to_have_text("(choose a target)")
+    generate(page, "interpolate")
+    shot(page, "05-interpolation-candidate")
+    accepted.append(accept_first(page, "interpolate"))
+
+    # LLM: instruction, two candidates; accept one, edit the other in place, then accept it.
+    page.click("#tab-llm")
+    page.fill("#instruction", "Rewrite it as a question a journalist would ask.")
+    page.fill("#n", "2")
+    page.click("#generate")
+    expect(page.locator("#job-status")).to_contain_text("Generated", timeout=LONG)
+    shot(page, "06-llm-candidates")
+    accepted.append(accept_first(page, "llm"))
+    item = page.locator("#candidates li.candidate").first
+    item.locator("button.act.edit").click()
+    edited = "An edited <b>candidate</b> about bank security."
+    item.locator("textarea.edit-text").fill(edited)
+    item.locator("button.act.save").click()
+    expect(page.locator("#candidates")).to_contain_text(edited)
+    page.locator("#candidates li.candidate").filter(has_text=edited).locator("button.act.accepted").click()
+    expect(page.locator("#candidates")).not_to_contain_text(edited)
+
+    # A row added by hand, then undone.
+    page.fill("#manual-text", "A row typed by hand")
+    page.click("#add-row")
+    generated = rows + 4  # one concepts, one interpolation, two LLM candidates
+    expect(page.locator("[data-testid=row-count]")).to_have_text(str(generated + 1))
+    page.click("#undo")
+    expect(page.locator("[data-testid=row-count]")).to_have_text(str(generated))
+    expect(page.locator("#history")).to_contain_text("undone")
+    shot(page, "07-reviewed-history")
+
+    # Export the accepted rows as CSV through the button, and check provenance.
+    with page.expect_download() as download_info:
+        page.click("#export-csv")
+    path = download_info.value.path()
+    frame = pd.read_csv(path)
+    new = frame[frame["origin"] == "augmented"]
+    assert set(new["method"]) == {"concepts", "interpolate", "llm"}
+    assert len(new) == 4
+    assert set(accepted) <= set(new["text"]) and edited in set(new["text"])
+    assert (frame["status"] == "accepted").all()
+    for parents in new["parents"]:
+        assert json.loads(parents), "every augmented row names its parents"
+    assert "A row typed by hand" not in set(frame["text"])  # undone
+    # The map shows the new rows too (once the search filter is cleared).
+    page.click("#clear-filters")
+    expect(page.locator("#map")).to_have_attribute("data-points", str(generated))
+    shot(page, "08-after-export")
