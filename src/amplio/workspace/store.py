@@ -53,10 +53,16 @@ class Store:
             raise WorkspaceError(f"cannot open workspace {folder}: {message.splitlines()[0]}") from None
         except duckdb.Error as exc:
             raise WorkspaceError(f"workspace {folder} is damaged or not a DuckDB file: {exc}") from None
-        if create:
-            self.con.execute(DDL)
-            self.set_meta("schema_version", SCHEMA_VERSION)
-        self._check_version()
+        try:
+            if create:
+                self.con.execute(DDL)
+                self.set_meta("schema_version", SCHEMA_VERSION)
+            self._check_version()
+        except BaseException:
+            # Without this the refused connection lives on in this process, and the next open of
+            # the same file (e.g. read-only after read-write) fails with a confusing DuckDB error.
+            self.con.close()
+            raise
 
     def _check_version(self) -> None:
         version = self.get_meta("schema_version")
