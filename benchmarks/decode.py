@@ -38,8 +38,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from amplio.decoders.context import context_for  # noqa: E402
-from amplio.decoders.quality import normalise_text  # noqa: E402
 from amplio.decoders.llm_inversion import LLMInversionDecoder  # noqa: E402
+from amplio.decoders.quality import normalise_text  # noqa: E402
 from amplio.embedding.base import create_encoder, l2_normalise  # noqa: E402
 from amplio.llm.local import LocalLLM  # noqa: E402
 
@@ -106,7 +106,7 @@ def run_family(
         )
     fid = [r["fidelity"] for r in records]
     ret = [r["retrieval_fidelity"] for r in records]
-    margins = [a - b for a, b in zip(fid, ret)]
+    margins = [a - b for a, b in zip(fid, ret, strict=True)]
     clean_first = [not r["flags"] for r in records]
     return {
         "targets": len(records),
@@ -121,7 +121,9 @@ def run_family(
             "seconds_per_target": round(statistics.mean(r["seconds"] for r in records), 2),
             "max_seconds": round(max(r["seconds"] for r in records), 2),
             "first_output_clean_share": round(sum(clean_first) / len(records), 3),
-            "mean_fidelity_of_n": round(statistics.mean(r["mean_fidelity_of_n"] for r in records), 4),
+            "mean_fidelity_of_n": round(
+                statistics.mean(r["mean_fidelity_of_n"] for r in records), 4
+            ),
         },
         "margin_mean": round(statistics.mean(margins), 4),
         "margin_median": round(statistics.median(margins), 4),
@@ -146,6 +148,16 @@ def main() -> None:
     parser.add_argument("--midpoints", type=int, default=50)
     parser.add_argument("--n", type=int, default=3, help="outputs per target")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--rounds", type=int, default=None, help="decoder rounds (default: its own)"
+    )
+    parser.add_argument("--samples", type=int, default=None, help="completions per round")
+    parser.add_argument(
+        "--study",
+        default=None,
+        help="store this run under studies.<STUDY> of the existing results file instead of "
+        "replacing it (for budget studies beside the main run)",
+    )
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     held_count, mid_count = (10, 5) if args.quick else (args.held_out, args.midpoints)
@@ -157,7 +169,8 @@ def main() -> None:
     embs = encoder.encode(texts)
     encode_s = time.perf_counter() - start
     llm = LocalLLM(n_threads=2)
-    decoder = LLMInversionDecoder(encoder, llm)
+    overrides = {"rounds": args.rounds, "samples": args.samples}
+    decoder = LLMInversionDecoder(encoder, llm, **{k: v for k, v in overrides.items() if v})
 
     rng = np.random.default_rng(args.seed)
     held = rng.choice(len(texts), size=held_count, replace=False)
@@ -190,7 +203,7 @@ def main() -> None:
     )
 
     result = {
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "command": " ".join(["python", "benchmarks/decode.py", *sys.argv[1:]]),
         "machine": {
             "cpu_count": os.cpu_count(),
@@ -201,7 +214,11 @@ def main() -> None:
             "load_average_at_start": list(os.getloadavg()),
             "note": "2 cores shared with other jobs; seconds are wall time",
         },
-        "dataset": {"path": DATASET.name, "unique_rows": len(texts), "encode_seconds": round(encode_s, 1)},
+        "dataset": {
+            "path": DATASET.name,
+            "unique_rows": len(texts),
+            "encode_seconds": round(encode_s, 1),
+        },
         "models": {"encoder": encoder.name, "llm": llm.name, "decoder": decoder.name},
         "decoder_options": {
             "rounds": decoder.rounds,
@@ -221,6 +238,12 @@ def main() -> None:
                 f"decoder {fam['decoder']['mean_fidelity']:.4f} margin {fam['margin_mean']:+.4f} "
                 f"won {fam['won_share']:.0%} {fam['decoder']['seconds_per_target']:.1f}s/target"
             )
+    if out is not None and args.study:
+        main_run = json.loads(out.read_text(encoding="utf-8"))
+        for fam in families.values():
+            fam.pop("records", None)  # the study keeps summaries only
+        main_run.setdefault("studies", {})[args.study] = result
+        result = main_run
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -15,7 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from amplio.decoders import quality
-from amplio.decoders.base import Decoded, DecodeContext, Decoder
+from amplio.decoders.base import DecodeContext, Decoded, Decoder
 from amplio.embedding.base import Encoder
 from amplio.errors import InputError
 from amplio.llm.base import LLM, GenerationParams
@@ -113,7 +113,7 @@ class LLMInversionDecoder:
             if not fresh:
                 return
             embs = self.encoder.encode(fresh)
-            for text, emb in zip(fresh, embs):
+            for text, emb in zip(fresh, embs, strict=True):
                 flags, dup = quality.assess(
                     text,
                     emb,
@@ -189,12 +189,11 @@ class LLMInversionDecoder:
         if texts and (embs is None or len(embs) != len(texts)):
             embs = self.encoder.encode(texts)
         all_texts = texts + parents
-        all_embs = (
-            np.vstack([e for e in (embs, self.encoder.encode(parents) if parents else None)
-                       if e is not None])
+        all_embs = np.vstack(
+            [e for e in (embs, self.encoder.encode(parents) if parents else None) if e is not None]
         )
         pool: dict[str, _Candidate] = {}
-        for text, emb in zip(all_texts, all_embs):
+        for text, emb in zip(all_texts, all_embs, strict=True):
             key = quality.normalise_text(text)
             if key and key not in pool:
                 pool[key] = _Candidate(text, key, emb, float(emb @ goal), [], None, False)
@@ -209,8 +208,11 @@ class LLMInversionDecoder:
         context: DecodeContext,
     ) -> list[_Candidate]:
         # Glued or run-away candidates would teach the model to glue and run away: keep them out.
-        usable = [c for c in found if not ({quality.CONCATENATION, quality.LENGTH,
-                                            quality.REPETITIVE} & set(c.flags))]
+        usable = [
+            c
+            for c in found
+            if not ({quality.CONCATENATION, quality.LENGTH, quality.REPETITIVE} & set(c.flags))
+        ]
         ranked = sorted(pool + usable, key=lambda c: (-c.fidelity, c.key))
         chosen: list[_Candidate] = []
         if first:
@@ -330,5 +332,7 @@ def create_decoder(
     except TypeError as exc:
         raise InputError(f"bad options for decoder {kind!r}: {exc}") from None
     if not isinstance(decoder, Decoder):
-        raise TypeError(f"decoder factory {kind!r} returned {type(decoder).__name__}, not a Decoder")
+        raise TypeError(
+            f"decoder factory {kind!r} returned {type(decoder).__name__}, not a Decoder"
+        )
     return decoder

@@ -153,7 +153,7 @@ class LengthRange:
 def is_repetitive(text: str) -> bool:
     """Whether a word trigram repeats three times or more (a model stuck in a loop)."""
     toks = words(text)
-    grams = Counter(zip(toks, toks[1:], toks[2:]))
+    grams = Counter(zip(toks, toks[1:], toks[2:], strict=False))
     return bool(grams) and max(grams.values()) >= 3
 
 

@@ -84,7 +84,7 @@ def _clean_output(text: str) -> str:
     if match:  # the model started the next field on the same line: keep what came before
         line = line[: match.start()].strip()
     if line.startswith(_QUOTE):
-        line = line[len(_QUOTE):]
+        line = line[len(_QUOTE) :]
     if line.endswith(_QUOTE):
         line = line[: -len(_QUOTE)]
     return line.strip().strip('"').strip()
@@ -182,7 +182,7 @@ def llm_variations(
     want = [n // len(sources) + (1 if i < n % len(sources) else 0) for i in range(len(sources))]
     seen = {_key(t) for t in sources}
     per_source: list[list[str]] = [[] for _ in sources]
-    for i, (source, count) in enumerate(zip(sources, want)):
+    for i, (source, count) in enumerate(zip(sources, want, strict=True)):
         if count == 0:
             continue
         prompt = variation_prompt(source, instruction)
