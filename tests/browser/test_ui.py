@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 
 import pandas as pd
-from conftest import HOSTILE, shot
 from playwright.sync_api import Page, expect
+
+from conftest import HOSTILE, shot
 
 LONG = 600_000  # ms: decoding runs the local LLM on CPU
 

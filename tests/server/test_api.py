@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import json
 import time
 from typing import Any
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from server_fakes import FakeLLM
@@ -37,12 +39,18 @@ def test_info_counts_the_rows(client: TestClient) -> None:
 def test_points_are_columnar_and_match_rows(client: TestClient, ws: amplio.Workspace) -> None:
     pts = client.get("/api/points").json()
     frame = ws.rows()
-    assert pts["count"] == len(pts["ids"]) == len(pts["x"]) == len(pts["label"]) == 150
-    assert pts["ids"] == frame["id"].tolist()
-    assert pts["x"][7] == pytest.approx(float(frame["x"].iloc[7]), abs=1e-4)
+    assert pts["encoding"] == {"ids": "int32", "x": "float32", "y": "float32", "cluster": "int16",
+                               "text_length": "int32", "label": "uint8", "method": "uint8", "origin": "uint8",
+                               "status": "uint8"}
+    cols = {name: np.frombuffer(base64.b64decode(data), dtype=np.dtype(pts["encoding"][name]).newbyteorder("<"))
+            for name, data in pts["columns"].items()}
+    assert pts["count"] == len(cols["ids"]) == len(cols["x"]) == len(cols["label"]) == 150
+    assert cols["ids"].tolist() == frame["id"].tolist()
+    assert cols["x"][7] == pytest.approx(float(frame["x"].iloc[7]), abs=1e-4)
+    assert cols["text_length"][7] == len(frame["text"].iloc[7])
     names = pts["categories"]["label"]
-    assert [names[c] for c in pts["label"][:20]] == frame["label"].head(20).tolist()
-    assert pts["categories"]["status"] == ["accepted"]
+    assert [names[c] for c in cols["label"][:20]] == frame["label"].head(20).tolist()
+    assert pts["categories"]["status"] == ["accepted"] and set(cols["status"].tolist()) == {0}
 
 
 def test_row_and_missing_row_envelope(client: TestClient) -> None:

@@ -16,6 +16,22 @@ export interface ScatterHooks {
   changed(): void;
 }
 
+/** Points drawn while panning or zooming a larger map (all of them once the view is still). */
+const SAMPLE = 150_000;
+
+/** A fixed pseudo-random permutation of 0..n-1 (deterministic, so the sample is stable). */
+function shuffled(n: number): Uint32Array {
+  const order = new Uint32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  let seed = 0x9e3779b9;
+  for (let i = n - 1; i > 0; i--) {
+    seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+    const j = seed % (i + 1);
+    const t = order[i]; order[i] = order[j]; order[j] = t;
+  }
+  return order;
+}
+
 const VERTEX = `#version 300 es
 in vec2 a_pos; in float a_cat;
 uniform vec2 u_scale; uniform vec2 u_offset; uniform float u_size;
@@ -54,6 +70,8 @@ export class GLScatter implements Scatter {
   private selectedPoint: { x: number; y: number } | null = null;
   private frame = 0;
   private fit = 1;
+  private interacting = false;
+  private idleTimer = 0;
   private observer: ResizeObserver;
 
   constructor(private target: HTMLElement, private hooks: ScatterHooks) {
@@ -93,16 +111,21 @@ export class GLScatter implements Scatter {
     const gl = this.gl;
     const first = this.count === 0;
     this.count = x.length;
+    // Points go to the GPU in a fixed shuffled order, so the first k of them are a uniform sample:
+    // while the user pans or zooms a large map, only that sample is drawn (see SAMPLE).
+    const order = shuffled(x.length);
     const pos = new Float32Array(x.length * 2);
+    const cats = new Float32Array(x.length);
     let [x0, x1, y0, y1] = [Infinity, -Infinity, Infinity, -Infinity];
-    for (let i = 0; i < x.length; i++) {
-      pos[2 * i] = x[i]; pos[2 * i + 1] = y[i];
+    for (let k = 0; k < x.length; k++) {
+      const i = order[k];
+      pos[2 * k] = x[i]; pos[2 * k + 1] = y[i]; cats[k] = category[i];
       if (x[i] < x0) x0 = x[i]; if (x[i] > x1) x1 = x[i]; if (y[i] < y0) y0 = y[i]; if (y[i] > y1) y1 = y[i];
     }
     gl.bindBuffer(gl.ARRAY_BUFFER, this.buffers.pos);
     gl.bufferData(gl.ARRAY_BUFFER, pos, gl.STATIC_DRAW);
     gl.bindBuffer(gl.ARRAY_BUFFER, this.buffers.cat);
-    gl.bufferData(gl.ARRAY_BUFFER, Float32Array.from(category), gl.STATIC_DRAW);
+    gl.bufferData(gl.ARRAY_BUFFER, cats, gl.STATIC_DRAW);
     this.colours.fill(0.5);
     colours.slice(0, 64).forEach((c, k) => this.colours.set(parseColour(c), 3 * k));
     if (first && x.length) {
@@ -145,6 +168,13 @@ export class GLScatter implements Scatter {
     return Math.abs(b.x - a.x);
   }
 
+  /** Mark a pan/zoom in progress: draw the sample now, everything once input pauses. */
+  private moving(): void {
+    this.interacting = this.count > SAMPLE;
+    window.clearTimeout(this.idleTimer);
+    this.idleTimer = window.setTimeout(() => { this.interacting = false; this.draw(); }, 150);
+  }
+
   draw(): void {
     if (this.frame) return;
     this.frame = requestAnimationFrame(() => {
@@ -182,7 +212,7 @@ export class GLScatter implements Scatter {
     gl.bindBuffer(gl.ARRAY_BUFFER, this.buffers.cat);
     gl.enableVertexAttribArray(cat);
     gl.vertexAttribPointer(cat, 1, gl.FLOAT, false, 0, 0);
-    gl.drawArrays(gl.POINTS, 0, this.count);
+    gl.drawArrays(gl.POINTS, 0, this.interacting ? Math.min(this.count, SAMPLE) : this.count);
     const p = this.selectedPoint;
     this.selected.hidden = !p;
     if (p) {
@@ -205,6 +235,7 @@ export class GLScatter implements Scatter {
           const b = this.toData(e.offsetX, e.offsetY);
           this.view.cx -= b.x - a.x; this.view.cy -= b.y - a.y;
           drag.x = e.offsetX; drag.y = e.offsetY;
+          this.moving();
           this.draw();
         }
         return;
@@ -226,6 +257,7 @@ export class GLScatter implements Scatter {
       this.view.scale *= Math.exp(-e.deltaY * 0.0015);
       const after = this.toData(e.offsetX, e.offsetY);
       this.view.cx += before.x - after.x; this.view.cy += before.y - after.y;
+      this.moving();
       this.draw();
     }, { passive: false });
   }

@@ -102,7 +102,7 @@ function describeMethod(h: HistoryEntry): string {
 
 function summary(h: HistoryEntry): string {
   if (Array.isArray(h.ids)) return `${h.ids.length} row(s)`;
-  if (Array.isArray(h.rows)) return `${h.rows.length} row(s) → ${String(h.status ?? "")}`;
+  if (Array.isArray(h.rows)) return `${h.rows.length} row(s)${h.status ? ` → ${String(h.status)}` : ""}`;
   if (typeof h.id === "number") return `row #${h.id}`;
   return "";
 }

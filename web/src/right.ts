@@ -91,7 +91,7 @@ export class RightPanel {
       return b;
     }));
     for (const c of found.slice(0, 5)) addSlider(c);
-    const top = el("ul", { class: "concepts", id: "row-concepts" }, ...found.map((c) => el("li", {},
+    const top = el("ul", { class: "concepts", id: "row-concepts" }, ...found.slice(0, 6).map((c) => el("li", {},
       el("span", { text: c.label }), el("span", { class: "muted", text: ` ${(c.activation ?? 0).toFixed(2)}` }),
       c.related?.length ? chips(c.related) : null)));
     const query = el("input", { type: "search", placeholder: "Find a concept…", id: "concept-search" });

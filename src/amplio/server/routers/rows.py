@@ -66,16 +66,17 @@ def points(state: StateDep) -> dict[str, Any]:
 
 def _codes(values: pd.Series) -> tuple[NDArray[np.uint8], list[str]]:
     """uint8 codes (255 = missing) for a string column; names by frequency, then name."""
-    present = values.dropna().astype(str)
+    mask = values.notna().to_numpy()
+    present = values[mask].astype(str)
     counts = present.value_counts()
     names = sorted(counts.index, key=lambda n: (-int(counts[n]), n))
     if len(names) > 254:  # keep the commonest; the map only has so many distinguishable colours
         names = [*names[:253], "other"]
-    index = {name: i for i, name in enumerate(names)}
-    other = index.get("other", 255)
+    # Vectorised lookup: a Python loop over 1M values took ~1 s per column.
+    found = pd.Index(names).get_indexer(present)
+    found[found < 0] = len(names) - 1  # only the folded tail is missing from names: it is "other"
     codes = np.full(len(values), 255, dtype=np.uint8)
-    mask = values.notna().to_numpy()
-    codes[mask] = [index.get(v, other) for v in present]
+    codes[mask] = found.astype(np.uint8)
     return codes, names
 
 
