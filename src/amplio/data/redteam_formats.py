@@ -89,7 +89,7 @@ def _dataset_name(meta: dict[str, Any]) -> str:
 
 def write_pyrit(frame: pd.DataFrame, path: Path, meta: dict[str, Any]) -> None:
     """Write ``frame`` as a PyRIT seed-dataset YAML file (see the module docstring)."""
-    prompts = []
+    prompts: list[dict[str, Any]] = []
     for row in _records(frame):
         label = _text_or_empty(row.get("label"))
         prompts.append({
