@@ -95,7 +95,10 @@ def test_outputs_are_distinct_and_flag_copies(
             assert sim <= decoder.duplicate_cosine or quality.DUPLICATE_OUTPUT in out[j].flags
     ref_keys = {quality.normalise_text(t) for t in refs}
     for o in out:
-        copies = quality.normalise_text(o.text) in ref_keys or float(np.max(ref_embs @ o.embedding)) > 0.97
+        copies = (
+            quality.normalise_text(o.text) in ref_keys
+            or float(np.max(ref_embs @ o.embedding)) > 0.97
+        )
         assert copies == (quality.NEAR_DUPLICATE in o.flags)
         if copies:
             assert o.duplicate_of is not None
@@ -108,9 +111,15 @@ def test_deterministic_under_seed(
     target = embs[HELD_OUT[1]]
     refs, ref_embs = _split(aart, HELD_OUT[1])
     context = context_for(target, refs, ref_embs)
-    first = [(o.text, round(o.fidelity, 6)) for o in decoder.decode(target, n=2, context=context, seed=5)]
-    again = [(o.text, round(o.fidelity, 6)) for o in decoder.decode(target, n=2, context=context, seed=5)]
-    other = [(o.text, round(o.fidelity, 6)) for o in decoder.decode(target, n=2, context=context, seed=6)]
+    first = [
+        (o.text, round(o.fidelity, 6)) for o in decoder.decode(target, n=2, context=context, seed=5)
+    ]
+    again = [
+        (o.text, round(o.fidelity, 6)) for o in decoder.decode(target, n=2, context=context, seed=5)
+    ]
+    other = [
+        (o.text, round(o.fidelity, 6)) for o in decoder.decode(target, n=2, context=context, seed=6)
+    ]
     assert first == again
     assert first != other
 

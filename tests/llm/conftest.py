@@ -31,7 +31,9 @@ def local_llm(gguf_path: str) -> LocalLLM:
 
 
 @pytest.fixture(scope="session")
-def llama_server(gguf_path: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+def llama_server(
+    gguf_path: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, str]]:
     """``python -m llama_cpp.server`` on a free port with the packaged model; stopped after."""
     port = free_port()
     log = tmp_path_factory.mktemp("llama_server") / "server.log"
@@ -39,12 +41,19 @@ def llama_server(gguf_path: str, tmp_path_factory: pytest.TempPathFactory) -> It
     with log.open("wb") as sink:
         proc = subprocess.Popen(
             [
-                sys.executable, "-m", "llama_cpp.server",
-                "--model", gguf_path,
-                "--host", "127.0.0.1",
-                "--port", str(port),
-                "--n_ctx", "2048",
-                "--n_threads", "2",
+                sys.executable,
+                "-m",
+                "llama_cpp.server",
+                "--model",
+                gguf_path,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--n_ctx",
+                "2048",
+                "--n_threads",
+                "2",
             ],
             stdout=sink,
             stderr=subprocess.STDOUT,
@@ -73,4 +82,6 @@ def _wait_for_models(base: str, proc: subprocess.Popen[bytes], log: object, time
         except httpx.TransportError:
             pass
         time.sleep(0.5)
-    raise RuntimeError(f"llama_cpp.server did not answer {base}/models within {timeout}s; see {log}")
+    raise RuntimeError(
+        f"llama_cpp.server did not answer {base}/models within {timeout}s; see {log}"
+    )

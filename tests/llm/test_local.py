@@ -40,7 +40,9 @@ def test_deterministic_under_seed_whatever_ran_before(local_llm: LocalLLM) -> No
     first = local_llm.complete(FEW_SHOT, params)
     local_llm.complete("Prompt: something else entirely\nPrompt:", params)
     assert local_llm.complete(FEW_SHOT, params) == first
-    other = local_llm.complete(FEW_SHOT, GenerationParams(n=2, temperature=0.9, max_tokens=24, stop=("\n",), seed=4))
+    other = local_llm.complete(
+        FEW_SHOT, GenerationParams(n=2, temperature=0.9, max_tokens=24, stop=("\n",), seed=4)
+    )
     assert other != first
 
 

@@ -25,8 +25,12 @@ FEW_SHOT = (
 
 def test_completes_against_a_real_llama_cpp_server(llama_server: dict[str, str]) -> None:
     llm = create_llm(
-        Settings(llm="openai-compatible", llm_base_url=llama_server["base_url"],
-                 llm_model=llama_server["model"], llm_timeout=120.0)
+        Settings(
+            llm="openai-compatible",
+            llm_base_url=llama_server["base_url"],
+            llm_model=llama_server["model"],
+            llm_timeout=120.0,
+        )
     )
     assert isinstance(llm, LLM) and llm.name.startswith("openai-compatible:")
     params = GenerationParams(n=3, temperature=0.9, max_tokens=24, stop=("\n",), seed=5)
@@ -35,12 +39,16 @@ def test_completes_against_a_real_llama_cpp_server(llama_server: dict[str, str])
     assert all("\n" not in t for t in texts)
     assert sum(bool(t.strip()) for t in texts) >= 2
     # The server honours the seed: the same request gives the same first completion.
-    again = llm.complete(FEW_SHOT, GenerationParams(n=1, temperature=0.9, max_tokens=24, stop=("\n",), seed=5))
+    again = llm.complete(
+        FEW_SHOT, GenerationParams(n=1, temperature=0.9, max_tokens=24, stop=("\n",), seed=5)
+    )
     assert again[0] == texts[0]
 
 
 def test_chat_endpoint_of_the_real_server(llama_server: dict[str, str]) -> None:
-    llm = OpenAICompatibleLLM(llama_server["base_url"], llama_server["model"], timeout=120.0, chat=True)
+    llm = OpenAICompatibleLLM(
+        llama_server["base_url"], llama_server["model"], timeout=120.0, chat=True
+    )
     texts = llm.complete("Name one colour.", GenerationParams(n=1, max_tokens=8, seed=1))
     assert len(texts) == 1 and isinstance(texts[0], str)
     assert llm.endpoint.endswith("/chat/completions")
@@ -106,7 +114,9 @@ def serve() -> Iterator[type[_Server]]:
 def test_garbage_answer_names_the_endpoint(serve) -> None:  # type: ignore[no-untyped-def]
     server = serve(200, b"<html><body>It works!</body></html>")
     llm = OpenAICompatibleLLM(server.url, "m", timeout=5.0, retries=2, backoff=0.01)
-    with pytest.raises(BackendError, match=rf"{server.url}/completions answered garbage.*It works!"):
+    with pytest.raises(
+        BackendError, match=rf"{server.url}/completions answered garbage.*It works!"
+    ):
         llm.complete("Prompt:", GenerationParams())
     assert server.hits == 1  # garbage is not retried: a wrong URL stays wrong
 
