@@ -27,7 +27,7 @@ const review = new ReviewPanel(reviewRoot, {
   focus: (rows: Row[]) => {
     map.highlight = rows.map((r) => r.id);
     map.links = rows.flatMap((r) => (r.parents ?? []).map((p) => ({ from: r.id, to: p })));
-    map.drawOverlay();
+    redraw();  // candidates and their parents stay visible whatever the filters
   },
 });
 
@@ -48,10 +48,11 @@ function redraw(): void {
   const labelNames = points.categories.label;
   const wanted = new Set([...f.labels].map((name) => labelNames.indexOf(name)));
   const method = f.method ? points.categories.method.indexOf(f.method) : -1;
-  const keep = (i: number) =>
+  const pinned = new Set([...map.highlight, ...map.links.map((l) => l.to)]);
+  const keep = (i: number) => pinned.has(points.ids[i]) || (
     (!wanted.size || wanted.has(points.codes.label[i])) &&
     (method < 0 || points.codes.method[i] === method) &&
-    (!f.hits || f.hits.has(points.ids[i]));
+    (!f.hits || f.hits.has(points.ids[i])));
   const legend = map.render(colourBy, keep);
   byId("map-status").textContent = `${map.shown.toLocaleString()} of ${points.count.toLocaleString()} points`;
   byId("map").dataset.points = String(map.shown);
