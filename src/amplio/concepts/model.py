@@ -188,6 +188,9 @@ class ConceptModel:
 
     def to_bytes(self) -> bytes:
         """Serialise with ``torch.save``: tensors, numbers, strings and lists only."""
+        from amplio.runtime import prepare_native_runtimes
+
+        prepare_native_runtimes()
         import torch
 
         w = self.weights
@@ -216,6 +219,9 @@ class ConceptModel:
         Raises:
             InputError: when ``data`` is not a concept model of a known version.
         """
+        from amplio.runtime import prepare_native_runtimes
+
+        prepare_native_runtimes()
         import torch
 
         try:

@@ -99,6 +99,9 @@ def train_sae(
     Raises:
         InputError: for empty or non-finite data or impossible sizes.
     """
+    from amplio.runtime import prepare_native_runtimes
+
+    prepare_native_runtimes()
     import torch
 
     data = np.ascontiguousarray(data, dtype=np.float32)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -76,10 +75,9 @@ class SentenceTransformerEncoder:
 def _load(path: str) -> object:
     # One loaded copy per process: the server, the decoder and the CLI share it.
     if path not in _LOADED:
-        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-        # torch's libgomp is shared with llama.cpp's and reads this once, on first load: with
-        # the default (spinning) policy the local LLM runs 10-30x slower in the same process.
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        from amplio.runtime import prepare_native_runtimes
+
+        prepare_native_runtimes()
         try:
             from sentence_transformers import SentenceTransformer
         except ImportError:

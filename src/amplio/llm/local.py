@@ -103,9 +103,9 @@ class LocalLLM:
 def _load(path: str, n_ctx: int, n_threads: int) -> tuple[object, threading.Lock]:
     with _LOAD_LOCK:
         if path not in _LOADED:
-            # OpenMP threads that spin while waiting collapse throughput when the cores are
-            # shared (a laptop running a browser, a CI box): 5-10x slower in our measurements.
-            os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+            from amplio.runtime import prepare_native_runtimes
+
+            prepare_native_runtimes()
             try:
                 from llama_cpp import Llama
             except ImportError:
