@@ -15,10 +15,13 @@ def render() -> str:
     parts = ["# CLI reference", "",
              "Generated from `--help` by `python -m amplio.cli.reference > docs/cli.md`; do not edit.",
              "Every command exits 0 on success and 2 on bad input, with a one-line reason on stderr.", ""]
+    # Commands inherit -h/--help from the group's context settings, as when run for real.
+    root = cli.make_context("amplio", [], resilient_parsing=True)
     for name in sorted(cli.commands):
         command = cli.commands[name]
         # A fixed width keeps the file identical whatever terminal renders it.
-        ctx = click.Context(command, info_name=f"amplio {name}", terminal_width=88, max_content_width=88)
+        ctx = click.Context(command, parent=root, info_name=name, terminal_width=88,
+                            max_content_width=88)
         parts += [f"## amplio {name}", "", "```", command.get_help(ctx), "```", ""]
     return "\n".join(parts)
 

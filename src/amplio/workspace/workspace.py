@@ -246,7 +246,7 @@ class Workspace(FeaturesMixin):
         with self._store.transaction():
             self._store.put_embeddings(self.meta["encoder"], hashes, vectors)
             self._store.insert_rows(frame)
-            self._store.record_action("add", {"ids": ids})
+            self._store.record_action("add", {"ids": ids, "method": method, "origin": origin})
         return ids
 
     def _vectors_for(self, texts: list[str], given: NDArray[np.float32] | None,
