@@ -115,26 +115,19 @@ def _format_candidates(items: list[dict[str, Any]]) -> str:
     return "\n".join(lines) or "no candidates"
 
 
-@cli.command()
-@WS
-@click.argument("ids", type=int, nargs=-1, required=True)
-@domain_errors
-def accept(workspace: Path, ids: tuple[int, ...]) -> None:
-    """Accept candidate rows IDS."""
-    with _load(workspace) as ws:
-        ws.set_status(list(ids), "accepted")
-    click.echo(f"accepted {len(ids)} row(s)")
+def _status_command(name: str, status: str, doc: str) -> None:
+    @cli.command(name, help=doc)
+    @WS
+    @click.argument("ids", type=int, nargs=-1, required=True)
+    @domain_errors
+    def command(workspace: Path, ids: tuple[int, ...]) -> None:
+        with _load(workspace) as ws:
+            ws.set_status(list(ids), status)
+        click.echo(f"{name}ed {len(ids)} row(s)")
 
 
-@cli.command()
-@WS
-@click.argument("ids", type=int, nargs=-1, required=True)
-@domain_errors
-def reject(workspace: Path, ids: tuple[int, ...]) -> None:
-    """Reject rows IDS (they stay in the workspace, marked rejected)."""
-    with _load(workspace) as ws:
-        ws.set_status(list(ids), "rejected")
-    click.echo(f"rejected {len(ids)} row(s)")
+_status_command("accept", "accepted", "Accept candidate rows IDS.")
+_status_command("reject", "rejected", "Reject rows IDS (they stay in the workspace, marked rejected).")
 
 
 @cli.command()

@@ -19,6 +19,7 @@ from amplio.decoders.base import DecodeContext, Decoded, Decoder
 from amplio.embedding.base import Encoder
 from amplio.errors import InputError
 from amplio.llm.base import LLM, GenerationParams
+from amplio.registry import Registry
 
 _MAX_EXAMPLE_CHARS = 400
 _MARKER = "Prompt:"
@@ -294,17 +295,18 @@ def _decoded(c: _Candidate, extra: list[str]) -> Decoded:
 
 
 DecoderFactory = Callable[..., Decoder]
-_REGISTRY: dict[str, DecoderFactory] = {"llm-inversion": LLMInversionDecoder}
+_REGISTRY: Registry[DecoderFactory] = Registry("decoder")
+_REGISTRY.register("llm-inversion", LLMInversionDecoder)
 
 
 def register_decoder(kind: str, factory: DecoderFactory) -> None:
     """Register ``factory(encoder, llm, **opts) -> Decoder`` under ``kind`` (e.g. a trained inverter)."""
-    _REGISTRY[kind] = factory
+    _REGISTRY.register(kind, factory)
 
 
 def decoder_kinds() -> list[str]:
     """The registered decoder kinds."""
-    return sorted(_REGISTRY)
+    return _REGISTRY.kinds()
 
 
 def create_decoder(
@@ -321,12 +323,7 @@ def create_decoder(
     Raises:
         InputError: unknown kind or options.
     """
-    try:
-        factory = _REGISTRY[kind]
-    except KeyError:
-        raise InputError(
-            f"unknown decoder {kind!r}; choose one of: {', '.join(decoder_kinds())}"
-        ) from None
+    factory = _REGISTRY.get(kind)
     try:
         decoder = factory(encoder, llm, **opts)
     except TypeError as exc:

@@ -8,7 +8,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 from numpy.typing import NDArray
 
-from amplio.errors import InputError
+from amplio.registry import Registry
 
 
 @runtime_checkable
@@ -31,38 +31,32 @@ class Encoder(Protocol):
 
 
 EncoderFactory = Callable[[str], Encoder]
-_REGISTRY: dict[str, EncoderFactory] = {}
-
-
-def register_encoder(kind: str, factory: EncoderFactory) -> None:
-    """Register ``factory(model) -> Encoder`` under ``kind`` (e.g. ``sentence-transformers``)."""
-    _REGISTRY[kind] = factory
-
-
-def encoder_kinds() -> list[str]:
-    """The registered encoder kinds."""
-    _load_builtins()
-    return sorted(_REGISTRY)
-
-
-def create_encoder(kind: str, model: str) -> Encoder:
-    """Build the encoder registered as ``kind`` for ``model``."""
-    _load_builtins()
-    try:
-        factory = _REGISTRY[kind]
-    except KeyError:
-        raise InputError(
-            f"unknown encoder kind {kind!r}; choose one of: {', '.join(sorted(_REGISTRY))}"
-        ) from None
-    encoder = factory(model)
-    if not isinstance(encoder, Encoder):
-        raise TypeError(f"encoder factory {kind!r} returned {type(encoder).__name__}, not an Encoder")
-    return encoder
 
 
 def _load_builtins() -> None:
     # Importing the backend modules registers them; they import their heavy libraries lazily.
     from amplio.embedding import openai_compatible, sentence_transformer  # noqa: F401
+
+
+_REGISTRY: Registry[EncoderFactory] = Registry("encoder kind", _load_builtins)
+
+
+def register_encoder(kind: str, factory: EncoderFactory) -> None:
+    """Register ``factory(model) -> Encoder`` under ``kind`` (e.g. ``sentence-transformers``)."""
+    _REGISTRY.register(kind, factory)
+
+
+def encoder_kinds() -> list[str]:
+    """The registered encoder kinds."""
+    return _REGISTRY.kinds()
+
+
+def create_encoder(kind: str, model: str) -> Encoder:
+    """Build the encoder registered as ``kind`` for ``model``."""
+    encoder = _REGISTRY.get(kind)(model)
+    if not isinstance(encoder, Encoder):
+        raise TypeError(f"encoder factory {kind!r} returned {type(encoder).__name__}, not an Encoder")
+    return encoder
 
 
 def l2_normalise(vectors: NDArray[np.floating]) -> NDArray[np.float32]:

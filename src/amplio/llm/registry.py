@@ -5,11 +5,18 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from amplio.config import Settings, load_settings
-from amplio.errors import InputError
 from amplio.llm.base import LLM
+from amplio.registry import Registry
 
 LLMFactory = Callable[[Settings], LLM]
-_REGISTRY: dict[str, LLMFactory] = {}
+
+
+def _load_builtins() -> None:
+    # Importing the backend modules registers them; each imports its heavy library lazily.
+    from amplio.llm import local, openai_compatible  # noqa: F401
+
+
+_REGISTRY: Registry[LLMFactory] = Registry("LLM backend", _load_builtins)
 
 
 def register_llm(kind: str, factory: LLMFactory) -> None:
@@ -17,13 +24,12 @@ def register_llm(kind: str, factory: LLMFactory) -> None:
 
     Third-party backends register themselves the same way the built-ins do.
     """
-    _REGISTRY[kind] = factory
+    _REGISTRY.register(kind, factory)
 
 
 def llm_kinds() -> list[str]:
     """The registered LLM backend kinds."""
-    _load_builtins()
-    return sorted(_REGISTRY)
+    return _REGISTRY.kinds()
 
 
 def create_llm(settings: Settings | None = None) -> LLM:
@@ -44,19 +50,7 @@ def create_llm(settings: Settings | None = None) -> LLM:
         >>> llm.complete("Prompt: hello\\nPrompt:", GenerationParams(stop=("\\n",)))  # doctest: +SKIP
     """
     settings = load_settings() if settings is None else settings
-    _load_builtins()
-    try:
-        factory = _REGISTRY[settings.llm]
-    except KeyError:
-        raise InputError(
-            f"unknown LLM backend {settings.llm!r}; choose one of: {', '.join(sorted(_REGISTRY))}"
-        ) from None
-    llm = factory(settings)
+    llm = _REGISTRY.get(settings.llm)(settings)
     if not isinstance(llm, LLM):
         raise TypeError(f"LLM factory {settings.llm!r} returned {type(llm).__name__}, not an LLM")
     return llm
-
-
-def _load_builtins() -> None:
-    # Importing the backend modules registers them; each imports its heavy library lazily.
-    from amplio.llm import local, openai_compatible  # noqa: F401
