@@ -67,11 +67,13 @@ def test_interpolation_moves_towards_b(ws) -> None:
     slopes = []
     for a, b in ((5, 120), (60, 200)):
         made = ws.augment_interpolate(a, to_row=b, n=3, seed=0)
-        assert [c["params"]["alpha"] for c in made] == [0.25, 0.5, 0.75]
+        alphas = [c["params"]["alpha"] for c in made]
+        # a step whose every decoding copies a row is dropped, never stored as a copy
+        assert alphas == sorted(alphas) and set(alphas) <= {0.25, 0.5, 0.75} and len(made) >= 2
         assert all(c["parents"] == [a, b] for c in made)
         b_vec = ws.embeddings([b])[0]
         sims = ws.embeddings([c["id"] for c in made]) @ b_vec
-        slopes.append(np.polyfit([0.25, 0.5, 0.75], sims, 1)[0])
+        slopes.append(np.polyfit(alphas, sims, 1)[0])
     assert np.mean(slopes) > 0
 
 
@@ -101,7 +103,7 @@ def test_cli_augment_prints_candidates_as_json(ws) -> None:
                                       "--to", "9", "-n", "2", "--json"])
     assert result.exit_code == 0, result.output
     items = json.loads(result.stdout)
-    assert len(items) == 2
+    assert 1 <= len(items) <= 2
     assert set(items[0]) >= {"id", "text", "method", "parents", "fidelity", "novelty",
                              "duplicate_of", "x", "y"}
     assert ws.row(items[0]["id"])["method"] == "interpolate"

@@ -14,6 +14,7 @@ import numpy as np
 
 from amplio.augment.candidates import Draft, Reference, reference_rows, store_candidates
 from amplio.augment.interpolation import embedding_at_point, interpolation_targets
+from amplio.decoders.quality import normalise_text
 from amplio.errors import InputError
 from amplio.progress import Progress, silent
 
@@ -116,10 +117,19 @@ class Augmenter:
                           point_rows=[int(ids[i]) for i in near])
         alphas, targets = interpolation_targets(start, end, n)
         drafts: list[Draft] = []
+        reference = self._reference()
         for step, (alpha, target) in enumerate(zip(alphas, targets, strict=True)):
             progress("decode", step, n)
             step_params = {**params, "alpha": round(alpha, 4), "step": step + 1, "steps": n}
-            drafts += self._decode(target, 1, seed + step, parents=parents, params=step_params, light=True)
+            # Earlier steps count as existing rows, so neighbouring steps do not decode to one text.
+            made = self._decode(target, 3, seed + step, parents=parents, params=step_params,
+                                light=True, reference=_with_drafts(reference, drafts))
+            # One text per step: the best clean one, else the best that is not a word-for-word
+            # copy (its flags show); a step with nothing but copies gives no candidate.
+            copies = {normalise_text(t) for t in reference.texts} | {normalise_text(d.text) for d in drafts}
+            fresh = [d for d in made if normalise_text(d.text) not in copies]
+            choice = next((d for d in fresh if not d.flags), fresh[0] if fresh else None)
+            drafts += [choice] if choice else []
         progress("decode", n, n)
         return self._store(drafts, method="interpolate", parents=parents, decoded=True)
 
@@ -157,10 +167,11 @@ class Augmenter:
 
     # -- shared -------------------------------------------------------------------------------
     def _decode(self, target: np.ndarray, n: int, seed: int, *, parents: Sequence[int],
-                params: dict[str, Any], light: bool = False, progress: Progress = silent) -> list[Draft]:
+                params: dict[str, Any], light: bool = False, progress: Progress = silent,
+                reference: Reference | None = None) -> list[Draft]:
         from amplio.decoders.context import context_for
 
-        reference = self._reference()
+        reference = reference or self._reference()
         parent_texts = self.ws.rows(ids=list(parents))["text"].tolist()
         context = context_for(target, reference.texts, reference.embeddings, parent_texts=parent_texts)
         progress("decode", 0, n)
@@ -176,6 +187,16 @@ class Augmenter:
                decoded: bool) -> list[dict[str, Any]]:
         return store_candidates(self.ws, drafts, self._reference(), method=method, parents=parents,
                                 models=self.models(decoded=decoded))
+
+
+def _with_drafts(reference: Reference, drafts: Sequence[Draft]) -> Reference:
+    if not drafts:
+        return reference
+    return Reference(
+        np.concatenate([reference.ids, np.full(len(drafts), -1, dtype=np.int64)]),
+        reference.texts + [d.text for d in drafts],
+        np.concatenate([reference.embeddings, np.stack([d.embedding for d in drafts])]),
+    )
 
 
 def _check_n(n: int) -> None:
