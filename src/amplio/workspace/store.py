@@ -80,6 +80,8 @@ class Store:
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """All or nothing: commit on success, roll back on any exception."""
+        if self.read_only:
+            raise WorkspaceError(f"workspace {self.folder} is open read-only; open it for writing to change it")
         self.con.execute("BEGIN TRANSACTION")
         try:
             yield
