@@ -179,8 +179,9 @@ def test_read_only_and_newer_schema(ws_copy: Path) -> None:
     import duckdb
 
     with amplio.load(ws_copy, read_only=True) as ws:
-        with pytest.raises(duckdb.Error):
+        with pytest.raises(WorkspaceError, match="read-only"):
             ws.set_status([1], "rejected")
+        assert ws.row(1)["status"] == "accepted"
     con = duckdb.connect(str(ws_copy / "workspace.duckdb"))
     con.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
     con.close()
