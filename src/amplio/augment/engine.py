@@ -27,7 +27,7 @@ MAX_N = 10
 MAX_CONCEPTS = 5
 # Interpolation decodes one text per step, so each step gets a lighter search than a single
 # target does; together they stay within a request's time budget on a laptop.
-STEP_DECODER_OPTIONS: dict[str, Any] = {"rounds": 1}
+STEP_DECODER_OPTIONS: dict[str, Any] = {"rounds": 1, "samples": 6}
 
 
 class Augmenter:
