@@ -6,6 +6,7 @@ The default model is Gemma 3 270M (base model, Q4_K_M) from the PyPI package
 
 from __future__ import annotations
 
+import atexit
 import os
 import threading
 from pathlib import Path
@@ -118,8 +119,18 @@ def _load(path: str, n_ctx: int, n_threads: int) -> tuple[object, threading.Lock
                 )
             except (RuntimeError, ValueError) as exc:
                 raise BackendError(f"cannot load the GGUF model {path}: {exc}") from exc
+            if not _LOADED:
+                atexit.register(_close_all)
             _LOADED[path] = (model, threading.Lock())
         return _LOADED[path]
+
+
+def _close_all() -> None:
+    # Free the models while llama.cpp's module is still intact: left to garbage collection at
+    # interpreter exit, Llama.__del__ runs after its globals are gone and prints a traceback.
+    for model, _ in _LOADED.values():
+        model.close()  # type: ignore[attr-defined]
+    _LOADED.clear()
 
 
 def _from_settings(settings: Settings) -> LocalLLM:
