@@ -9,7 +9,8 @@ that writes to a workspace must copy it first::
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import socket
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -95,3 +96,15 @@ def small_workspace_path(tmp_path_factory: pytest.TempPathFactory, aart_slice_cs
 def counting_encoder(encoder: Encoder) -> CountingEncoder:
     """A fresh ``CountingEncoder`` around the session encoder (``.texts`` lists what it embedded)."""
     return CountingEncoder(encoder)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def free_port() -> Callable[[], int]:
+    """A function returning a loopback port nothing listens on (for servers the tests start)."""
+    return _free_port

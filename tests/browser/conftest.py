@@ -7,11 +7,10 @@ test also runs against hostile text. Screenshots go to test-artifacts/ (git-igno
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -35,11 +34,6 @@ HOSTILE = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
 
 @pytest.fixture(scope="session")
 def dataset(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
@@ -54,7 +48,7 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
 
 
 @pytest.fixture(scope="session")
-def server(dataset: tuple[Path, int]) -> Iterator[str]:
+def server(dataset: tuple[Path, int], free_port: Callable[[], int]) -> Iterator[str]:
     """`python -m amplio serve WORKSPACE --no-browser` on a free port; yields its base URL."""
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")}

@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
 
 from amplio.llm.local import LocalLLM, default_model_path
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="session")
@@ -32,7 +25,7 @@ def local_llm(gguf_path: str) -> LocalLLM:
 
 @pytest.fixture(scope="session")
 def llama_server(
-    gguf_path: str, tmp_path_factory: pytest.TempPathFactory
+    gguf_path: str, tmp_path_factory: pytest.TempPathFactory, free_port: Callable[[], int]
 ) -> Iterator[dict[str, str]]:
     """``python -m llama_cpp.server`` on a free port with the packaged model; stopped after."""
     port = free_port()

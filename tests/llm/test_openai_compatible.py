@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -54,13 +53,8 @@ def test_chat_endpoint_of_the_real_server(llama_server: dict[str, str]) -> None:
     assert llm.endpoint.endswith("/chat/completions")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
-
-def test_down_endpoint_names_the_endpoint() -> None:
+def test_down_endpoint_names_the_endpoint(free_port: Callable[[], int]) -> None:
     base = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
     llm = OpenAICompatibleLLM(base, "m", timeout=2.0, retries=1, backoff=0.01)
     with pytest.raises(BackendError, match=rf"{base}/completions is unreachable.*2 attempts"):
