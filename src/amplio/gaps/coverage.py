@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from amplio.errors import InputError
+
+if TYPE_CHECKING:
+    from amplio.workspace.workspace import Workspace
 
 
 def label_concept_matrix(
@@ -97,3 +100,93 @@ def _prepare(activations: NDArray[np.floating], labels: Sequence[str | None],
     label_arr = np.array([None if lab is None else str(lab) for lab in labels], dtype=object)
     names = sorted({str(lab) for lab in labels if lab is not None})
     return (a > threshold).astype(np.float64), names, label_arr
+
+
+def coverage_summary(
+    activations: NDArray[np.floating],
+    labels: Sequence[str | None],
+    concept_labels: Sequence[str],
+    *,
+    concepts: int = 20,
+    top: int = 5,
+    threshold: float = 0.0,
+    min_rate_elsewhere: float = 0.05,
+) -> dict[str, Any]:
+    """Suggested concepts per label plus a label × concept matrix of the most informative concepts.
+
+    The matrix keeps at most ``concepts`` columns: first the suggested concepts (each label's best,
+    then each label's second best, ...), then the concepts whose rates differ most between labels.
+    Columns are ordered by the label where the concept is most common, so the heatmap reads as
+    blocks.
+
+    Args:
+        activations: ``(n, F)`` nonnegative concept activations.
+        labels: one label per row (``None`` rows count only as "elsewhere" and in ``overall``).
+        concept_labels: a name for each of the ``F`` concepts.
+        concepts: most matrix columns to keep.
+        top: suggestions per label (see ``concept_coverage``).
+        threshold: activation above which a concept counts as present.
+        min_rate_elsewhere: smallest share of other rows a suggested concept must reach.
+
+    Returns:
+        ``{"rows", "threshold", "labels", "label_rows", "concepts": [{"id", "label", "rate"}],
+        "rates": [[rate per column] per label], "suggestions": {label: [...]}}``; ``rate`` is the
+        concept's share over all rows.
+    """
+    if concepts < 1:
+        raise InputError("concepts must be at least 1")
+    names, rates = label_concept_matrix(activations, labels, threshold=threshold)
+    suggestions = concept_coverage(activations, labels, concept_labels, top=top, threshold=threshold,
+                                   min_rate_elsewhere=min_rate_elsewhere)
+    active, _, label_arr = _prepare(activations, labels, threshold)
+    overall = active.mean(axis=0) if len(active) else np.zeros(active.shape[1])
+    chosen: list[int] = []
+    for rank in range(top):  # suggested concepts, round-robin over labels
+        for name in names:
+            picks = suggestions.get(name, [])
+            if rank < len(picks) and picks[rank]["concept"] not in chosen and len(chosen) < concepts:
+                chosen.append(int(picks[rank]["concept"]))
+    spread = rates.max(axis=0) - rates.min(axis=0) if len(names) > 1 else overall
+    for f in np.lexsort((np.arange(len(spread)), -spread)):
+        if len(chosen) >= concepts or spread[f] <= 0:
+            break
+        if int(f) not in chosen:
+            chosen.append(int(f))
+    if len(names):
+        home = rates[:, chosen].argmax(axis=0) if chosen else np.zeros(0, dtype=np.int64)
+        chosen = [c for _, _, c in sorted(zip(home.tolist(), (-rates[:, chosen].max(axis=0)).tolist(), chosen,
+                                              strict=True))]
+    return {
+        "rows": int(len(active)),
+        "threshold": float(threshold),
+        "labels": names,
+        "label_rows": [int((label_arr == name).sum()) for name in names],
+        "concepts": [{"id": c, "label": str(concept_labels[c]), "rate": round(float(overall[c]), 4)}
+                     for c in chosen],
+        "rates": [[round(float(rates[i, c]), 4) for c in chosen] for i in range(len(names))],
+        "suggestions": suggestions,
+    }
+
+
+def workspace_coverage(ws: Workspace, *, concepts: int = 20, top: int = 5,
+                       threshold: float = 0.0) -> dict[str, Any]:
+    """``coverage_summary`` over the workspace's accepted rows and its concept model.
+
+    Trains the concept model first if the workspace has none. Each suggestion also carries the
+    concept's ``id``; the result adds the workspace's ``label_column``.
+    """
+    from amplio.concepts.workspace import ensure_concepts
+
+    model = ensure_concepts(ws)
+    rows = ws.rows(status="accepted")
+    if rows.empty:
+        raise InputError("no accepted rows to measure concept coverage on")
+    activations = model.encode(ws.embeddings(rows["id"].tolist()))
+    labels = [None if label is None or label != label else str(label) for label in rows["label"].tolist()]
+    result = coverage_summary(activations, labels, model.labels, concepts=concepts, top=top,
+                              threshold=threshold)
+    for picks in result["suggestions"].values():
+        for pick in picks:
+            pick["id"] = pick["concept"]
+    result["label_column"] = ws.meta.get("label_column")
+    return result

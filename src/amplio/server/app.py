@@ -16,7 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.responses import Response
 
 from amplio.server.errors import envelope, install_error_handlers
-from amplio.server.routers import augment, review, rows
+from amplio.server.routers import augment, gaps, review, rows
 from amplio.server.state import ServerState
 
 if TYPE_CHECKING:
@@ -66,7 +66,7 @@ def create_app(ws: Workspace, *, token: str | None = None) -> FastAPI:
                 return envelope("missing or wrong token: open the URL printed by `amplio serve`", 401)
         return await call_next(request)
 
-    for module in (rows, review, augment):
+    for module in (rows, review, augment, gaps):
         app.include_router(module.router)
 
     @app.get("/api/{rest:path}", include_in_schema=False)

@@ -104,6 +104,13 @@ class FeaturesMixin:
         return fill_gap(self, gap_id, method=method, n=n, seed=seed, instruction=instruction,  # type: ignore[arg-type]
                         progress=progress)
 
+    def coverage(self, *, concepts: int = 20, top: int = 5) -> dict[str, Any]:
+        """Concept coverage of the accepted rows: per label, the concepts common elsewhere but rare
+        in it, and the label x concept matrix of the ``concepts`` most informative concepts."""
+        from amplio.gaps.coverage import workspace_coverage
+
+        return workspace_coverage(self, concepts=concepts, top=top)  # type: ignore[arg-type]
+
     def report(self) -> dict[str, Any]:
         """Diversity of the original rows (before) and the accepted set (after)."""
         from amplio.gaps.workspace import diversity

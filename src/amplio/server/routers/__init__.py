@@ -1,1 +1,1 @@
-"""One APIRouter per area: rows and the map, augmentation and jobs, review and export."""
+"""One APIRouter per area: rows and the map, augmentation and jobs, review and export, gaps and reports."""

@@ -1,0 +1,74 @@
+"""Gaps (ranked empty spaces) and filling them as background jobs, concept coverage, and the
+before/after diversity report."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+
+from amplio.server.state import StateDep
+
+router = APIRouter(prefix="/api", tags=["gaps"])
+
+
+class FillBody(BaseModel):
+    """How to fill one gap: the augmentation method and how many candidates."""
+
+    method: Literal["concepts", "interpolate", "llm"]
+    n: int = Field(3, ge=1, le=10)
+    seed: int = 0
+    instruction: str | None = Field(None, max_length=2000, description="llm: what to change (optional)")
+
+
+@router.get("/gaps")
+def gaps(state: StateDep, top: int = Query(10, ge=1, le=50), seed: int = 0) -> list[dict[str, Any]]:
+    """Rank the empty spaces among the live rows (recomputed and stored on each call).
+
+    Each gap: id, score, x, y (map position), size, radius, description (keywords), rim_rows
+    (row ids around it, nearest first), labels (label counts on the rim). Fill one with
+    ``POST /api/gaps/{gap_id}/fill``.
+    """
+    with state.lock:
+        return state.ws.gaps(top=top, seed=seed)
+
+
+@router.post("/gaps/{gap_id}/fill")
+def fill(state: StateDep, gap_id: str, body: FillBody) -> dict[str, Any]:
+    """Start a job filling gap ``gap_id`` (from the last ``GET /api/gaps``); like ``POST /api/augment``,
+    poll ``/api/jobs/{job_id}`` or stream ``.../events``. Its candidates carry ``params.gap``.
+
+    An unknown gap id answers 404 at once.
+    """
+    from amplio.gaps.workspace import get_gap
+
+    with state.lock:
+        get_gap(state.ws, gap_id)  # raises NotFoundError before any job starts
+    ws = state.ws
+    instruction = (body.instruction or "").strip() or None
+    job = state.jobs.submit(f"gap {body.method}", lambda p: ws.fill_gap(
+        gap_id, method=body.method, n=body.n, seed=body.seed, instruction=instruction, progress=p))
+    return {"job_id": job.id, "gap": gap_id}
+
+
+@router.get("/coverage")
+def coverage(state: StateDep, concepts: int = Query(20, ge=1, le=100),
+             top: int = Query(5, ge=1, le=20)) -> dict[str, Any]:
+    """Concept coverage of the accepted rows (trains the concept model on first use).
+
+    ``labels`` and ``label_rows``; ``concepts`` (id, label, rate over all rows) for the
+    ``concepts`` most informative ones; ``rates[label][concept]``, the share of the label's rows on
+    which the concept is active; ``suggestions[label]``: concepts common elsewhere but rare in it.
+    """
+    with state.lock:
+        return state.ws.coverage(concepts=concepts, top=top)
+
+
+@router.get("/report")
+def report(state: StateDep) -> dict[str, Any]:
+    """Diversity before (original rows) and after (accepted rows), overall and per label:
+    ``before``/``after`` sections with rows, vendi, mean_nn_distance, occupied_area_share; ``change``
+    pairs them; ``gaps`` counts the gaps from the last gap search."""
+    with state.lock:
+        return state.ws.report()
