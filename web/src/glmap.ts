@@ -7,6 +7,8 @@ export interface Scatter {
   setSelected(point: { x: number; y: number } | null): void;
   /** Data coordinates -> CSS pixels inside the map element. */
   location(x: number, y: number): { x: number; y: number };
+  /** Move the view so the data point (x, y) is in the middle, zooming in by ``zoom`` at least. */
+  centre(x: number, y: number, zoom: number): void;
   destroy(): void;
 }
 
@@ -260,6 +262,11 @@ export class GLScatter implements Scatter {
       this.moving();
       this.draw();
     }, { passive: false });
+  }
+
+  centre(x: number, y: number, zoom: number): void {
+    this.view = { cx: x, cy: y, scale: Math.max(this.view.scale, this.fit * zoom) };
+    this.draw();
   }
 
   /** Pan by a number of CSS pixels (used by the benchmark to measure frame time). */

@@ -1,10 +1,12 @@
 // Wires the page: loads info and points, builds the map and the panels, and runs augmentation
 // jobs with progress. All server access goes through api.ts.
 import "./style.css";  // bundled by vite
-import { api, type Info, type Points, type Row } from "./api";
+import { api, type Gap, type Info, type Points, type Row } from "./api";
 import { byId, clear, clearError, el, guarded, showError } from "./dom";
+import { GapsPanel } from "./gaps";
+import { coverageView, reportView } from "./insights";
 import { LeftPanel } from "./left";
-import { type ColourBy, MapView } from "./map";
+import { type ColourBy, type GapMarker, MapView } from "./map";
 import { ReviewPanel } from "./review";
 import { type PickMode, RightPanel, progressLine } from "./right";
 
@@ -16,7 +18,25 @@ let colourBy: ColourBy = "label";
 let selected: number | null = null;
 let pickMode: PickMode = null;
 
-const left = new LeftPanel(byId("left"), { changed: () => redraw(), select: (id) => void select(id) });
+// The left panel has two views: the dataset (summary, bars, filters, search) and the gaps.
+const datasetRoot = el("div", { id: "dataset-panel" });
+const gapsRoot = el("div", { id: "gaps-panel", hidden: true });
+const leftTabs = el("nav", { class: "tabs", role: "tablist", id: "left-tabs" });
+byId("left").append(leftTabs, datasetRoot, gapsRoot);
+const left = new LeftPanel(datasetRoot, { changed: () => redraw(), select: (id) => void select(id) });
+const gapsPanel = new GapsPanel(gapsRoot, {
+  shown: (gaps) => {
+    if (gapsRoot.hidden) return;
+    map.gaps = gapMarkers(gaps);
+    map.focusedGap = null;
+    map.drawOverlay();
+  },
+  focus: (gap) => {
+    map.focusedGap = gap.id;
+    map.centre(gap.x, gap.y);
+  },
+  fill: (gap, body) => runJob(`Filling gap ${gap.id}`, () => api.fillGap(gap.id, body)),
+});
 const rightRoot = el("div", { id: "row-panel" });
 const reviewRoot = el("div", { id: "review-panel" });
 byId("right").append(rightRoot, el("p", { id: "job-status", class: "job", hidden: true }), reviewRoot);
@@ -121,11 +141,16 @@ function installArrow(): void {
   });
 }
 
-async function generate(body: Record<string, unknown>): Promise<void> {
+function generate(body: Record<string, unknown>): Promise<void> {
+  return runJob("Starting", () => api.augment(body));
+}
+
+/** Start a background job (augment or fill a gap), stream its progress, then show its candidates. */
+async function runJob(what: string, begin: () => Promise<{ job_id: string }>): Promise<void> {
   clearError();
-  progressLine("Starting…");
+  progressLine(`${what}…`);
   try {
-    const { job_id } = await api.augment(body);
+    const { job_id } = await begin();
     const result = (await api.follow(job_id, (job) => {
       progressLine(`${job.kind}: ${job.state}${job.stage ? ` · ${job.stage}` : ""}${job.total ? ` ${job.done}/${job.total}` : ""}`);
     })) as Row[];
@@ -153,6 +178,49 @@ async function reload(): Promise<void> {
   }
 }
 
+function gapMarkers(gaps: Gap[]): GapMarker[] {
+  return gaps.map((g, k) => ({ id: g.id, rank: k + 1, x: g.x, y: g.y, size: g.size, rim: g.rim_rows }));
+}
+
+function leftTabsInstall(): void {
+  const views: [string, string, HTMLElement][] = [["dataset", "Dataset", datasetRoot], ["gaps", "Gaps", gapsRoot]];
+  const show = (key: string) => {
+    for (const [k, , root] of views) root.hidden = k !== key;
+    for (const b of leftTabs.querySelectorAll("button")) b.classList.toggle("on", b.dataset.view === key);
+    if (key === "gaps") {
+      void gapsPanel.open();
+      map.gaps = gapMarkers(gapsPanel.gaps);
+      map.focusedGap = gapsPanel.focused;
+    } else {
+      map.gaps = [];  // the markers show with the Gaps view only
+    }
+    map.drawOverlay();
+  };
+  clear(leftTabs, ...views.map(([key, name]) => {
+    const b = el("button", { type: "button", role: "tab", id: `left-tab-${key}`, "data-view": key, text: name,
+      class: key === "dataset" ? "on" : "" });
+    b.addEventListener("click", () => show(key));
+    return b;
+  }));
+}
+
+/** Coverage and Report open in a sheet over the map; each opening fetches fresh numbers. */
+async function openSheet(view: "coverage" | "report"): Promise<void> {
+  const sheet = byId("sheet");
+  const body = byId("sheet-body");
+  sheet.hidden = false;
+  sheet.dataset.view = view;
+  sheet.dataset.ready = "false";
+  byId("sheet-title").textContent = view === "coverage" ? "Concept coverage" : "Diversity report: before and after";
+  clear(body, el("p", { class: "muted", text: view === "coverage"
+    ? "Measuring concept coverage (the first time trains the concept model)…" : "Measuring diversity…" }));
+  const content = view === "coverage" ? await guarded(async () => coverageView(await api.coverage()))
+    : await guarded(async () => reportView(await api.report()));
+  if (sheet.dataset.view !== view) return;  // another view was opened meanwhile
+  clear(body, content ?? el("p", { class: "muted", text: "Could not load this view." }));
+  sheet.dataset.ready = "true";
+}
+
 function header(): void {
   byId("source").textContent = info.source ?? info.path;
   const colour = byId<HTMLSelectElement>("colour-by");
@@ -171,6 +239,9 @@ function header(): void {
     return link;
   });
   clear(byId("export"), "Export ", status, ...buttons);
+  byId("open-coverage").addEventListener("click", () => void openSheet("coverage"));
+  byId("open-report").addEventListener("click", () => void openSheet("report"));
+  byId("sheet-close").addEventListener("click", () => { byId("sheet").hidden = true; byId("sheet").dataset.view = ""; });
   byId("undo").addEventListener("click", async () => {
     const done = await guarded(() => api.undo());
     if (done) {
@@ -191,7 +262,9 @@ async function start(): Promise<void> {
   }
   header();
   map = await MapView.create(byId("map"), points, { text: rowText, select: (id) => void select(id) });
+  map.onGap = (id) => gapsPanel.choose(id);
   installArrow();
+  leftTabsInstall();
   left.render(info, methodNames());
   redraw();
   right.show(null);

@@ -10,6 +10,8 @@ import { GLScatter, type Scatter } from "./glmap";
 export type ColourBy = "label" | "cluster" | "method" | "length";
 export interface Link { from: number; to: number }
 export interface Arrow { x0: number; y0: number; x1: number; y1: number }
+/** A gap drawn on the map: a ring at its centre, sized by its size, with its rank. */
+export interface GapMarker { id: string; rank: number; x: number; y: number; size: number; rim: number[] }
 
 const LENGTH_BINS = [40, 80, 160, 320, 640];
 const MAX_COLOURS = 60;
@@ -33,6 +35,8 @@ async function webgpuUsable(): Promise<boolean> {
 class AtlasScatter implements Scatter {
   private view: EmbeddingView;
   private proxy: OverlayProxy | null = null;
+  private viewport: { x: number; y: number; scale: number } | null = null;
+  private bounds = { x0: 0, x1: 1, y0: 0, y1: 1 };
 
   constructor(target: HTMLElement, hooks: { query: (x: number, y: number, unit: number) => Promise<DataPoint | null>;
                                             select: (id: number | null) => void; changed: () => void }) {
@@ -43,6 +47,7 @@ class AtlasScatter implements Scatter {
       config: { autoLabelEnabled: false },
       querySelection: hooks.query,
       onSelection: (sel) => hooks.select(sel && sel.length ? Number(sel[0].identifier) : null),
+      onViewportState: (state) => { this.viewport = state; },
       customOverlay: class {
         constructor(_node: HTMLDivElement, props: { proxy: OverlayProxy }) { this.update(props); }
         update(props: { proxy: OverlayProxy }) { self.proxy = props.proxy; hooks.changed(); }
@@ -52,6 +57,9 @@ class AtlasScatter implements Scatter {
   }
 
   setData(x: Float32Array, y: Float32Array, category: Uint8Array, colours: string[]): void {
+    let [x0, x1, y0, y1] = [Infinity, -Infinity, Infinity, -Infinity];
+    for (let i = 0; i < x.length; i++) { x0 = Math.min(x0, x[i]); x1 = Math.max(x1, x[i]); y0 = Math.min(y0, y[i]); y1 = Math.max(y1, y[i]); }
+    if (x.length) this.bounds = { x0, x1, y0, y1 };
     this.view.update({ data: { x: x as Float32Array<ArrayBuffer>, y: y as Float32Array<ArrayBuffer>,
       category: category as Uint8Array<ArrayBuffer> }, categoryColors: colours });
   }
@@ -62,6 +70,13 @@ class AtlasScatter implements Scatter {
 
   location(x: number, y: number): { x: number; y: number } {
     return this.proxy ? this.proxy.location(x, y) : { x: NaN, y: NaN };
+  }
+
+  centre(x: number, y: number, zoom: number): void {
+    const b = this.bounds;
+    const fit = 2 / Math.max(b.x1 - b.x0, b.y1 - b.y0, 1e-6);  // data units -> [-1, 1]
+    this.viewport = { x, y, scale: Math.max(this.viewport?.scale ?? fit, fit * zoom) };
+    this.view.update({ viewportState: this.viewport });
   }
 
   destroy(): void {
@@ -81,6 +96,10 @@ export class MapView {
   links: Link[] = [];
   arrow: Arrow | null = null;
   highlight: number[] = [];
+  gaps: GapMarker[] = [];
+  focusedGap: string | null = null;
+  /** Called when a gap's rank badge on the map is clicked. */
+  onGap: (id: string) => void = () => {};
   legend: Legend = { names: [], colours: [], counts: [] };
 
   private constructor(private target: HTMLElement, private points: Points,
@@ -169,6 +188,12 @@ export class MapView {
     return this.grid.nearest(x, y, k).map((j) => this.points.ids[this.visible[j]]);
   }
 
+  /** Centre the view on a data point (zooming in a little) and redraw the overlay. */
+  centre(x: number, y: number): void {
+    this.scatter.centre(x, y, 1.6);
+    this.drawOverlay();
+  }
+
   /** Pan by CSS pixels and render synchronously (WebGL renderer only; used by the benchmark). */
   panBy(dx: number, dy: number): void {
     if (this.scatter instanceof GLScatter) this.scatter.panBy(dx, dy);
@@ -200,6 +225,46 @@ export class MapView {
       svg.append(c);
     }
     if (this.arrow) line(loc({ x: this.arrow.x0, y: this.arrow.y0 }), loc({ x: this.arrow.x1, y: this.arrow.y1 }), "arrow");
+    this.drawGaps(loc, line);
+  }
+
+  /** Gap rings (radius by size), rank badges, and for the focused gap lines to its rim rows. */
+  private drawGaps(loc: (p: { x: number; y: number }) => { x: number; y: number },
+                   line: (a: { x: number; y: number }, b: { x: number; y: number }, cls: string) => void): void {
+    this.target.dataset.gaps = String(this.gaps.length);
+    if (!this.gaps.length) return;
+    const biggest = Math.max(...this.gaps.map((g) => g.size), 1e-9);
+    for (const gap of this.gaps) {
+      const at = loc(gap);
+      if (!Number.isFinite(at.x)) continue;
+      const focused = gap.id === this.focusedGap;
+      if (focused) {
+        for (const id of gap.rim) {
+          const p = this.position(id);
+          if (p) line(at, loc(p), "gap-rim");
+        }
+      }
+      const group = document.createElementNS(NS, "g");
+      group.setAttribute("class", focused ? "gap-marker focused" : "gap-marker");
+      group.dataset.gap = gap.id;
+      group.dataset.rank = String(gap.rank);
+      const ring = document.createElementNS(NS, "circle");
+      ring.setAttribute("cx", String(at.x)); ring.setAttribute("cy", String(at.y));
+      ring.setAttribute("r", String(12 + 26 * Math.sqrt(Math.max(gap.size, 0) / biggest)));
+      ring.setAttribute("class", "gap-ring");
+      const badge = document.createElementNS(NS, "circle");
+      badge.setAttribute("cx", String(at.x)); badge.setAttribute("cy", String(at.y)); badge.setAttribute("r", "8");
+      badge.setAttribute("class", "gap-badge");
+      const rank = document.createElementNS(NS, "text");
+      rank.setAttribute("x", String(at.x)); rank.setAttribute("y", String(at.y));
+      rank.setAttribute("class", "gap-rank");
+      rank.textContent = String(gap.rank);
+      const title = document.createElementNS(NS, "title");
+      title.textContent = `gap ${gap.rank} (${gap.id})`;
+      group.append(title, ring, badge, rank);
+      badge.addEventListener("click", () => this.onGap(gap.id));
+      this.svg.append(group);
+    }
   }
 
   private async hover(x: number, y: number, unit: number, screen: { x: number; y: number }): Promise<void> {

@@ -57,6 +57,8 @@ export class ReviewPanel {
       el("span", { class: "badge", title: "how close the text's embedding is to the target", text: `fidelity ${fmt(fidelity)}` }),
       el("span", { class: "badge", title: "1 − cosine to the nearest existing row", text: `novelty ${fmt(novelty)}` }),
       dup !== null ? el("span", { class: "badge warn", text: `duplicate of #${dup}` }) : null,
+      typeof row.params?.gap === "string" ? el("span", { class: "badge gap", title: "made to fill this gap",
+        text: row.params.gap }) : null,
       row.parents?.length ? el("span", { class: "muted", text: `from #${row.parents.join(", #")}` }) : null);
     const act = (name: string, status: string) => {
       const b = el("button", { type: "button", class: `act ${status}`, text: name });

@@ -40,6 +40,7 @@ export class RightPanel {
       el("blockquote", { id: "selected-text", text: row.text }),
       el("p", { class: "muted", text: [row.label && `label: ${row.label}`, `origin: ${row.origin}`,
         row.method && `method: ${row.method}`, row.parents?.length ? `parents: ${row.parents.join(", ")}` : "",
+        typeof row.params?.gap === "string" ? `filling ${row.params.gap}` : "",
         `status: ${row.status}`].filter(Boolean).join(" · ") }),
       tabs, this.body);
     if (this.tab === "concepts") void this.concepts(row);
