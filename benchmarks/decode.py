@@ -1,14 +1,15 @@
 """Benchmark the default decoder against the retrieval baseline on AART.
 
-Run: ``python benchmarks/decode.py [--quick]`` (``--quick``: 10 + 5 targets, printed only).
+Run: ``python benchmarks/decode.py [--quick]`` (``--quick``: 10 + 5 + 5 targets, printed only).
 
 Target families:
   * held-out: AART prompts left out of the workspace; target = their real embedding. The
     retrieval baseline is the nearest *remaining* row (the held-out row itself is excluded).
   * midpoint: normalize((a + b) / 2) for random pairs of workspace rows; both parents stay in the
     workspace, so the baseline may pick one of them.
-  * concept-steered: HOOK ONLY. Filled in once ``amplio.concepts`` offers steering; until then
-    the JSON records the family as not run.
+  * concept-steered: a random workspace row steered at weight +0.5 with a common concept it does
+    not already show (``ConceptModel.steer``, as Augment with Concepts does); the row is the
+    parent, and the baseline may pick it.
 
 Reported per family: mean and median fidelity and seconds per target of (a) retrieval and (b)
 the decoder's first output (clean candidates rank first), the margin, the share of targets won,
@@ -133,25 +134,49 @@ def run_family(
     }
 
 
-def concept_steered_targets(*_: object) -> list[dict[str, Any]] | None:
-    """HOOK: concept-steered targets, to be filled in once ``amplio.concepts`` can steer.
+def concept_steered_targets(
+    ref_texts: list[str], ref_embs: np.ndarray, count: int, rng: np.random.Generator, *, seed: int = 0
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Targets made the way Augment with Concepts makes them, with a concept model trained here.
 
-    Returns ``None`` (family not run) until then; nothing here fakes concept vectors.
+    Each target steers a random workspace row with one concept it does not already show among
+    its top ten, at weight +0.5 (a slider moved halfway), picked among concepts active on at
+    least 1 % of rows. The steered row is the target's parent, as in the product.
     """
-    return None
+    from amplio.concepts.train import train_concepts
+
+    start = time.perf_counter()
+    model = train_concepts(ref_embs, ref_texts, seed=seed)
+    train_s = time.perf_counter() - start
+    common = np.flatnonzero(np.asarray(model.frequency) >= 0.01)
+    targets = []
+    for row in rng.choice(len(ref_texts), size=count, replace=False):
+        own = {cid for cid, _ in model.top_concepts(ref_embs[row], k=10)}
+        choices = [int(c) for c in common if int(c) not in own]
+        cid = int(rng.choice(choices))
+        target = model.steer(ref_embs[row], {cid: 0.5})
+        targets.append({"target": target, "parents": [ref_texts[row]], "concept": cid,
+                        "concept_label": model.labels[cid],
+                        "cos_parent": round(float(target @ ref_embs[row]), 4)})
+    info = {"concepts": model.n_features, "k": model.k, "train_seconds": round(train_s, 1),
+            "weight": 0.5, "common_concepts": int(len(common))}
+    return targets, info
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="10 + 5 targets, print only")
+    parser.add_argument("--quick", action="store_true", help="10 + 5 + 5 targets, print only")
     parser.add_argument("--held-out", type=int, default=100)
     parser.add_argument("--midpoints", type=int, default=50)
+    parser.add_argument("--steered", type=int, default=50, help="concept-steered targets")
     parser.add_argument("--n", type=int, default=3, help="outputs per target")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--rounds", type=int, default=None, help="decoder rounds (default: its own)"
     )
     parser.add_argument("--samples", type=int, default=None, help="completions per round")
+    parser.add_argument("--splice-rounds", type=int, default=None,
+                        help="crossover generations after each LLM round (0: off)")
     parser.add_argument(
         "--study",
         default=None,
@@ -160,7 +185,9 @@ def main() -> None:
     )
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
-    held_count, mid_count = (10, 5) if args.quick else (args.held_out, args.midpoints)
+    held_count, mid_count, steer_count = (
+        (10, 5, 5) if args.quick else (args.held_out, args.midpoints, args.steered)
+    )
     out = args.out if args.out is not None else (None if args.quick else OUT)
 
     texts = load_rows()
@@ -169,8 +196,8 @@ def main() -> None:
     embs = encoder.encode(texts)
     encode_s = time.perf_counter() - start
     llm = LocalLLM(n_threads=2)
-    overrides = {"rounds": args.rounds, "samples": args.samples}
-    decoder = LLMInversionDecoder(encoder, llm, **{k: v for k, v in overrides.items() if v})
+    overrides = {"rounds": args.rounds, "samples": args.samples, "splice_rounds": args.splice_rounds}
+    decoder = LLMInversionDecoder(encoder, llm, **{k: v for k, v in overrides.items() if v is not None})
 
     rng = np.random.default_rng(args.seed)
     held = rng.choice(len(texts), size=held_count, replace=False)
@@ -195,12 +222,10 @@ def main() -> None:
     print(f"midpoints: {mid_count} targets", flush=True)
     families["midpoint"] = run_family(decoder, mid_targets, ref_texts, ref_embs, args.n)
 
-    steered = concept_steered_targets(encoder, ref_texts, ref_embs)
-    families["concept_steered"] = (
-        run_family(decoder, steered, ref_texts, ref_embs, args.n)
-        if steered
-        else {"status": "not run: amplio.concepts has no steering API yet (hook in decode.py)"}
-    )
+    steered, concept_info = concept_steered_targets(ref_texts, ref_embs, steer_count, rng, seed=args.seed)
+    print(f"concept-steered: {steer_count} targets", flush=True)
+    families["concept_steered"] = run_family(decoder, steered, ref_texts, ref_embs, args.n)
+    families["concept_steered"]["concept_model"] = concept_info
 
     result = {
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),

@@ -16,6 +16,7 @@ from numpy.typing import NDArray
 
 from amplio.decoders import quality
 from amplio.decoders.base import DecodeContext, Decoded, Decoder
+from amplio.decoders.splice import splice_variants
 from amplio.embedding.base import Encoder
 from amplio.errors import InputError
 from amplio.llm.base import LLM, GenerationParams
@@ -48,6 +49,10 @@ class LLMInversionDecoder:
         shots: examples in each round's prompt.
         max_tokens: longest completion in tokens.
         temperature: sampling temperature of the first round; later rounds cool down a bit.
+        splice_rounds: after each LLM round, generations of crossing the best texts over at
+            shared words (see ``amplio.decoders.splice``); 0 turns it off.
+        splice_beam: texts crossed over in each generation.
+        splice_limit: variants scored per generation.
         duplicate_cosine: cosine to an existing row (or another output) above which a
             candidate counts as a copy.
 
@@ -68,6 +73,9 @@ class LLMInversionDecoder:
         temperature: float = 0.6,
         edits: int = 0,
         edit_samples: int = 2,
+        splice_rounds: int = 2,
+        splice_beam: int = 8,
+        splice_limit: int = 160,
         duplicate_cosine: float = quality.DEFAULT_DUPLICATE_COSINE,
     ) -> None:
         if rounds < 1 or samples < 1 or shots < 1 or max_tokens < 1:
@@ -81,6 +89,9 @@ class LLMInversionDecoder:
         self.temperature = temperature
         self.edits = edits
         self.edit_samples = edit_samples
+        self.splice_rounds = splice_rounds
+        self.splice_beam = splice_beam
+        self.splice_limit = splice_limit
         self.duplicate_cosine = duplicate_cosine
         self.name = f"llm-inversion:{llm.name}"
 
@@ -145,6 +156,10 @@ class LLMInversionDecoder:
             if r > 0:
                 texts += self._edits(prompt, examples, params, base_seed)
             score([t for t in texts if t])
+            rng = np.random.default_rng(base_seed + 1)
+            for _ in range(self.splice_rounds):
+                beam = [c.text for c in self._usable(pool, list(found.values()))[: self.splice_beam]]
+                score(splice_variants(beam, rng=rng, limit=self.splice_limit))
         return self._select(list(found.values()), n)
 
     def _edits(
@@ -208,13 +223,7 @@ class LLMInversionDecoder:
         first: bool,
         context: DecodeContext,
     ) -> list[_Candidate]:
-        # Glued or run-away candidates would teach the model to glue and run away: keep them out.
-        usable = [
-            c
-            for c in found
-            if not ({quality.CONCATENATION, quality.LENGTH, quality.REPETITIVE} & set(c.flags))
-        ]
-        ranked = sorted(pool + usable, key=lambda c: (-c.fidelity, c.key))
+        ranked = self._usable(pool, found)
         chosen: list[_Candidate] = []
         if first:
             parent_keys = {quality.normalise_text(p) for p in context.parent_texts}
@@ -226,6 +235,17 @@ class LLMInversionDecoder:
                 chosen.append(c)
         # Ascending fidelity: the closest example sits right before the model's turn.
         return sorted(chosen, key=lambda c: (c.fidelity, c.key))
+
+    @staticmethod
+    def _usable(pool: list[_Candidate], found: list[_Candidate]) -> list[_Candidate]:
+        # Glued or run-away candidates would teach the model (and the splicer) to glue and run
+        # away: keep them out of the examples; closest first.
+        usable = [
+            c
+            for c in found
+            if not ({quality.CONCATENATION, quality.LENGTH, quality.REPETITIVE} & set(c.flags))
+        ]
+        return sorted(pool + usable, key=lambda c: (-c.fidelity, c.key))
 
     def _select(self, found: list[_Candidate], n: int) -> list[Decoded]:
         ranked = sorted(found, key=lambda c: (bool(c.flags), -c.fidelity, c.key))

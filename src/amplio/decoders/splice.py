@@ -1,0 +1,111 @@
+"""Recombine candidate texts at shared words: the cheap local-search step of the decoder.
+
+An LLM round costs seconds; embedding a few hundred short texts costs about one. Splicing the
+best texts found so far where they share a word ("...how to [launder money] in..." from one,
+"...how to [forge passports] in..." from another) gives variants that keep both sides' grammar,
+because the join sits where both texts already had the same word. The encoder then scores them
+like any other candidate. Only strings are moved around: no dataset text is ever interpreted.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import numpy as np
+
+from amplio.decoders.quality import normalise_text
+
+_PUNCT = re.compile(r"^\W+|\W+$")
+# An article is followed by a noun phrase with another head ("write a [poem]" x "make a [bomb]"),
+# so joins there rarely read well; joins at verbs, prepositions and nouns mostly do.
+_WEAK_ANCHORS = frozenset({"a", "an", "the"})
+
+
+def _anchor(token: str) -> str:
+    word = _PUNCT.sub("", token).casefold()
+    return "" if word in _WEAK_ANCHORS else word
+
+
+def splice_variants(
+    texts: Sequence[str],
+    *,
+    rng: np.random.Generator,
+    limit: int = 160,
+    max_words: int = 80,
+) -> list[str]:
+    """Up to ``limit`` new texts made by crossing ``texts`` over at shared words.
+
+    For every ordered pair (A, B) and every word both contain (past A's first word; articles do
+    not count), two kinds of variant are made: A's head up to the shared word followed by B's
+    tail from it (one-point crossover), and A with the stretch between two shared words
+    replaced by B's stretch between the same two words (two-point crossover). Dropped: variants
+    equal to an input (after normalising case and punctuation), longer than ``max_words`` or
+    than the longer of their two sources, with a word doubled at the join, or repeating a word
+    trigram that neither source repeats (the last three are signs that one text was pasted into
+    the other). When more than ``limit`` remain, a sample drawn with ``rng`` is returned, so
+    equal inputs and generator state give equal output.
+
+    Example:
+        >>> splice_variants(["how to make a bomb at home", "how to sell drugs at school"],
+        ...                 rng=np.random.default_rng(0), limit=10)  # doctest: +SKIP
+        ['how to make a bomb at school', 'how to sell drugs at home', ...]
+    """
+    toks = [t.split() for t in texts]
+    keys = [[_anchor(w) for w in ts] for ts in toks]
+    seen = {normalise_text(t) for t in texts}
+    out: dict[str, str] = {}
+
+    def add(words: list[str], longest: int, grams: set[tuple[str, ...]]) -> None:
+        # Never longer than the longer source: growth means one text was pasted into the other.
+        if not words or len(words) > min(max_words, longest):
+            return
+        if any(a.casefold() == b.casefold() for a, b in zip(words, words[1:], strict=False)):
+            return
+        if _repeats_trigram(words, grams):
+            return
+        text = " ".join(words)
+        key = normalise_text(text)
+        if key and key not in seen and key not in out:
+            out[key] = text
+
+    for a, (ta, ka) in enumerate(zip(toks, keys, strict=True)):
+        for b, (tb, kb) in enumerate(zip(toks, keys, strict=True)):
+            if a == b:
+                continue
+            where_b: dict[str, list[int]] = {}
+            for j, w in enumerate(kb):
+                if w:
+                    where_b.setdefault(w, []).append(j)
+            shared = [(i, j) for i, w in enumerate(ka) if i > 0 and w for j in where_b.get(w, [])]
+            longest = max(len(ta), len(tb))
+            grams = _repeated_trigrams(ka) | _repeated_trigrams(kb)
+            for i, j in shared:
+                add(ta[:i] + tb[j:], longest, grams)
+            for i, j in shared:
+                for i2, j2 in shared:
+                    if i2 > i and j2 > j and (i2 - i, j2 - j) != (1, 1):
+                        add(ta[:i] + tb[j:j2] + ta[i2:], longest, grams)
+    variants = list(out.values())
+    if len(variants) > limit:
+        pick = rng.choice(len(variants), size=limit, replace=False)
+        variants = [variants[i] for i in sorted(pick)]
+    return variants
+
+
+def _trigrams(keys: Sequence[str]) -> list[tuple[str, ...]]:
+    return [tuple(keys[i : i + 3]) for i in range(len(keys) - 2)]
+
+
+def _repeated_trigrams(keys: Sequence[str]) -> set[tuple[str, ...]]:
+    seen: set[tuple[str, ...]] = set()
+    twice: set[tuple[str, ...]] = set()
+    for g in _trigrams(keys):
+        (twice if g in seen else seen).add(g)
+    return twice
+
+
+def _repeats_trigram(words: Sequence[str], allowed: set[tuple[str, ...]]) -> bool:
+    # A phrase that appears twice, where neither source had it twice, is a seam artefact
+    # ("I am a politician and I am a politician").
+    return bool(_repeated_trigrams([w.casefold() for w in words]) - allowed)
