@@ -31,9 +31,14 @@ WORKSPACE_SUFFIX = ".amplio"
 
 @dataclass
 class Timings:
-    """Seconds spent in each stage of the last build (read by the ingest benchmark)."""
+    """Seconds spent in each stage of the last build (read by the ingest benchmark).
+
+    ``stages`` is wall time; ``cpu`` is this process's CPU time (all threads), which other
+    programs on a busy machine do not inflate.
+    """
 
     stages: dict[str, float] = field(default_factory=dict)
+    cpu: dict[str, float] = field(default_factory=dict)
 
 
 def default_workspace_path(source: str | Path) -> Path:
@@ -207,9 +212,12 @@ class _Stage:
         import time
 
         self.start = time.perf_counter()
+        self.cpu_start = time.process_time()
 
     def __exit__(self, *exc: object) -> None:
         import time
 
         elapsed = time.perf_counter() - self.start
+        cpu = time.process_time() - self.cpu_start
         self.timings.stages[self.stage] = self.timings.stages.get(self.stage, 0.0) + elapsed
+        self.timings.cpu[self.stage] = self.timings.cpu.get(self.stage, 0.0) + cpu
