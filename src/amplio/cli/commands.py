@@ -241,6 +241,32 @@ def gaps(workspace: Path, top: int, seed: int, as_json: bool) -> None:
 
 @cli.command()
 @WS
+@click.option("--concepts", "columns", default=20, show_default=True,
+              help="Concepts kept in the label x concept matrix.")
+@click.option("--top", default=5, show_default=True, help="Suggested concepts per label.")
+@JSON
+@domain_errors
+def coverage(workspace: Path, columns: int, top: int, as_json: bool) -> None:
+    """Per label, concepts common elsewhere but rare in it (suggested targets), and the label x
+    concept matrix (keys: labels, label_rows, concepts, rates, suggestions). Trains concepts on
+    first use."""
+    with _load(workspace) as ws:
+        data = ws.coverage(concepts=columns, top=top)
+
+    def human(d: dict[str, Any]) -> str:
+        lines = []
+        for label, count in zip(d["labels"], d["label_rows"], strict=True):
+            picks = d["suggestions"].get(label, [])
+            lines.append(f"{label} ({count} rows)")
+            lines += [f"  #{c['concept']:<5} {c['label'][:40]:40} in label {c['rate_in_label']:.0%}"
+                      f"  elsewhere {c['rate_elsewhere']:.0%}" for c in picks] or ["  (no suggestion)"]
+        return "\n".join(lines) or "no labels: open the dataset with --label-col to compare labels"
+
+    emit(data, as_json, human)
+
+
+@cli.command()
+@WS
 @JSON
 @domain_errors
 def report(workspace: Path, as_json: bool) -> None:

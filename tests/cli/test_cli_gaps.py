@@ -1,0 +1,66 @@
+"""`amplio gaps / augment --gap / report / coverage` on the Do-Not-Answer workspace, with the real
+offline models (the gap fill runs the packaged Gemma)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import amplio
+import amplio.cli.commands  # noqa: F401  (registers the commands, as main() does)
+from amplio.cli.main import cli
+
+GAP_KEYS = {"id", "score", "x", "y", "size", "description", "rim_rows", "labels"}
+
+
+@pytest.fixture
+def ws_path(dna_workspace_path: Path, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(dna_workspace_path, tmp_path / "dna.amplio"))
+
+
+def run_json(*args: str) -> object:
+    result = CliRunner().invoke(cli, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_gaps_fill_and_report(ws_path: Path) -> None:
+    found = run_json("gaps", str(ws_path), "--top", "3")
+    assert isinstance(found, list) and 1 <= len(found) <= 3
+    assert all(GAP_KEYS <= set(g) for g in found)
+    gap = found[0]
+
+    made = run_json("augment", str(ws_path), "--gap", gap["id"], "--method", "llm", "-n", "2")
+    assert isinstance(made, list) and 1 <= len(made) <= 2
+    with amplio.load(ws_path, read_only=True) as ws:
+        for cand in made:
+            row = ws.row(cand["id"])  # the stored provenance, not the command's echo
+            params = json.loads(row["params"]) if isinstance(row["params"], str) else row["params"]
+            assert params["gap"] == gap["id"] and row["method"] == "llm"
+            assert set(cand["parents"]) <= set(gap["rim_rows"])
+
+    result = CliRunner().invoke(cli, ["accept", str(ws_path), str(made[0]["id"])])
+    assert result.exit_code == 0, result.output
+    report = run_json("report", str(ws_path))
+    assert report["after"]["all"]["rows"] == report["before"]["all"]["rows"] + 1
+    assert report["after"]["all"]["vendi"] != report["before"]["all"]["vendi"]
+
+
+def test_coverage_names_rare_concepts_per_label(ws_path: Path) -> None:
+    data = run_json("coverage", str(ws_path), "--concepts", "12", "--top", "3")
+    assert len(data["labels"]) == 5 and sum(data["label_rows"]) == 400
+    assert len(data["concepts"]) <= 12 and len(data["rates"]) == 5
+    assert all(len(row) == len(data["concepts"]) for row in data["rates"])
+    picks = [c for label in data["labels"] for c in data["suggestions"].get(label, [])]
+    assert picks and all(c["rate_elsewhere"] > c["rate_in_label"] for c in picks)
+    human = CliRunner().invoke(cli, ["coverage", str(ws_path)])
+    assert human.exit_code == 0 and f"{data['labels'][0]} (" in human.stdout
+
+
+def test_unknown_gap_is_exit_2(ws_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["augment", str(ws_path), "--gap", "gap-nope", "--method", "llm"])
+    assert result.exit_code == 2 and "gap-nope" in result.stderr
