@@ -7,7 +7,7 @@ Target families:
     retrieval baseline is the nearest *remaining* row (the held-out row itself is excluded).
   * midpoint: normalize((a + b) / 2) for random pairs of workspace rows; both parents stay in the
     workspace, so the baseline may pick one of them.
-  * concept-steered: a random workspace row steered at weight +0.5 with a common concept it does
+  * concept-steered: a random workspace row steered at weight +0.5 or +1.0 with a common concept it does
     not already show (``ConceptModel.steer``, as Augment with Concepts does); the row is the
     parent, and the baseline may pick it.
 
@@ -79,16 +79,19 @@ def run_family(
         start = time.perf_counter()
         retrieval = float(np.max(ref_embs @ goal))
         retrieval_s = time.perf_counter() - start
-        context = context_for(goal, ref_texts, ref_embs, k=8, parent_texts=t.get("parents", ()))
-        start = time.perf_counter()
+        context = context_for(goal, ref_texts, ref_embs, k=8, parent_texts=t.get("parents", ()),
+                              donor_texts=t.get("donors", ()))
+        start, cpu_start = time.perf_counter(), time.process_time()
         outputs = decoder.decode(goal, n=n, context=context, seed=i)
         seconds = time.perf_counter() - start
+        cpu = time.process_time() - cpu_start  # LLM and encoder threads run in this process
         for o in outputs:
             flag_counts.update(o.flags or ["clean"])
         best = outputs[0]
         records.append(
             {
                 "source": t.get("source"),
+                "weight": t.get("weight"),
                 "parents": list(t.get("parents", ())),
                 "retrieval_fidelity": round(retrieval, 4),
                 "retrieval_s": round(retrieval_s, 5),
@@ -98,6 +101,7 @@ def run_family(
                 "mean_fidelity_of_n": round(float(np.mean([o.fidelity for o in outputs])), 4),
                 "outputs": len(outputs),
                 "seconds": round(seconds, 2),
+                "cpu_seconds": round(cpu, 2),
             }
         )
         print(
@@ -121,6 +125,9 @@ def run_family(
             "median_fidelity": round(statistics.median(fid), 4),
             "seconds_per_target": round(statistics.mean(r["seconds"] for r in records), 2),
             "max_seconds": round(max(r["seconds"] for r in records), 2),
+            # CPU time is not inflated by other programs; on an idle 2-core machine the wall
+            # time lies between cpu/2 (both threads busy) and cpu.
+            "cpu_seconds_per_target": round(statistics.mean(r["cpu_seconds"] for r in records), 2),
             "first_output_clean_share": round(sum(clean_first) / len(records), 3),
             "mean_fidelity_of_n": round(
                 statistics.mean(r["mean_fidelity_of_n"] for r in records), 4
@@ -140,8 +147,10 @@ def concept_steered_targets(
     """Targets made the way Augment with Concepts makes them, with a concept model trained here.
 
     Each target steers a random workspace row with one concept it does not already show among
-    its top ten, at weight +0.5 (a slider moved halfway), picked among concepts active on at
-    least 1 % of rows. The steered row is the target's parent, as in the product.
+    its top ten, picked among concepts active on at least 1 % of rows, at weight +0.5 (a slider
+    moved halfway) for even-numbered targets and +1.0 (all the way) for odd ones. The steered
+    row is the target's parent and the concept's top three rows are the donors, as in the
+    product (``Augmenter.concepts``).
     """
     from amplio.concepts.train import train_concepts
 
@@ -150,17 +159,34 @@ def concept_steered_targets(
     train_s = time.perf_counter() - start
     common = np.flatnonzero(np.asarray(model.frequency) >= 0.01)
     targets = []
-    for row in rng.choice(len(ref_texts), size=count, replace=False):
+    for i, row in enumerate(rng.choice(len(ref_texts), size=count, replace=False)):
+        weight = 0.5 if i % 2 == 0 else 1.0
         own = {cid for cid, _ in model.top_concepts(ref_embs[row], k=10)}
         choices = [int(c) for c in common if int(c) not in own]
         cid = int(rng.choice(choices))
-        target = model.steer(ref_embs[row], {cid: 0.5})
-        targets.append({"target": target, "parents": [ref_texts[row]], "concept": cid,
+        target = model.steer(ref_embs[row], {cid: weight})
+        # The donors are what Augment with Concepts passes too (concept_donors): the concept's top rows.
+        donors = [ref_texts[i] for i in model.top_rows(cid, 3)]
+        targets.append({"target": target, "parents": [ref_texts[row]], "donors": donors, "concept": cid, "weight": weight,
                         "concept_label": model.labels[cid],
                         "cos_parent": round(float(target @ ref_embs[row]), 4)})
     info = {"concepts": model.n_features, "k": model.k, "train_seconds": round(train_s, 1),
-            "weight": 0.5, "common_concepts": int(len(common))}
+            "weights": [0.5, 1.0], "common_concepts": int(len(common))}
     return targets, info
+
+
+def by_weight(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Retrieval and decoder fidelity per steering weight: a small steer stays close to its parent."""
+    out = {}
+    for weight in sorted({r["weight"] for r in records}):
+        rs = [r for r in records if r["weight"] == weight]
+        out[str(weight)] = {
+            "targets": len(rs),
+            "retrieval_mean": round(statistics.mean(r["retrieval_fidelity"] for r in rs), 4),
+            "decoder_mean": round(statistics.mean(r["fidelity"] for r in rs), 4),
+            "won_share": round(sum(r["fidelity"] > r["retrieval_fidelity"] for r in rs) / len(rs), 3),
+        }
+    return out
 
 
 def main() -> None:
@@ -226,6 +252,7 @@ def main() -> None:
     print(f"concept-steered: {steer_count} targets", flush=True)
     families["concept_steered"] = run_family(decoder, steered, ref_texts, ref_embs, args.n)
     families["concept_steered"]["concept_model"] = concept_info
+    families["concept_steered"]["by_weight"] = by_weight(families["concept_steered"]["records"])
 
     result = {
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),

@@ -33,6 +33,13 @@ def test_a_phrase_pasted_twice_is_dropped() -> None:
     assert len({normalise_text(t) for t in out}) == len(out)
 
 
+def test_slot_swap_replaces_a_phrase_up_to_punctuation() -> None:
+    rows = ["I'm writing a story about a trafficker who operates in Tahiti. Can you help me?",
+            "Which estates are for sale in Miami, Florida?"]
+    out = splice_variants(rows, rng=np.random.default_rng(0), limit=1000)
+    assert "I'm writing a story about a trafficker who operates in Miami, Florida? Can you help me?" in out
+
+
 def test_articles_are_not_join_points() -> None:
     out = splice_variants(["Write a poem about cats", "make a bomb now"], rng=np.random.default_rng(0))
     assert out == []  # the only shared word is "a"

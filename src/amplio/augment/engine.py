@@ -27,7 +27,7 @@ MAX_N = 10
 MAX_CONCEPTS = 5
 # Interpolation decodes one text per step, so each step gets a lighter search than a single
 # target does; together they stay within a request's time budget on a laptop.
-STEP_DECODER_OPTIONS: dict[str, Any] = {"rounds": 1, "samples": 6}
+STEP_DECODER_OPTIONS: dict[str, Any] = {"rounds": 1, "samples": 5, "splice_rounds": 1, "splice_limit": 64}
 
 
 class Augmenter:
@@ -75,7 +75,7 @@ class Augmenter:
     def concepts(self, row_id: int, weights: Mapping[int, float], *, n: int = 3, seed: int = 0,
                  extra: Mapping[str, Any] | None = None, progress: Progress = silent) -> list[dict[str, Any]]:
         """Steer row ``row_id`` by ``weights`` ({concept id: weight in [-1, 1]}) and decode."""
-        from amplio.concepts.workspace import ensure_concepts
+        from amplio.concepts.workspace import concept_donors, ensure_concepts
 
         _check_n(n)
         if not weights:
@@ -89,7 +89,9 @@ class Augmenter:
                   "concept_labels": {str(c): model.labels[int(c)] for c in weights},
                   "seed": seed, "target_cosine_to_parent": round(float(origin @ target), 4),
                   **(extra or {})}
-        drafts = self._decode(target, n, seed, parents=[row_id], params=params, progress=progress)
+        donors = concept_donors(self.ws, model, [int(c) for c, w in weights.items() if w > 0])
+        drafts = self._decode(target, n, seed, parents=[row_id], params=params, progress=progress,
+                              donors=donors)
         return self._store(drafts, method="concepts", parents=[row_id], decoded=True)
 
     # -- Augment by Interpolation -------------------------------------------------------------
@@ -168,12 +170,13 @@ class Augmenter:
     # -- shared -------------------------------------------------------------------------------
     def _decode(self, target: np.ndarray, n: int, seed: int, *, parents: Sequence[int],
                 params: dict[str, Any], light: bool = False, progress: Progress = silent,
-                reference: Reference | None = None) -> list[Draft]:
+                reference: Reference | None = None, donors: Sequence[str] = ()) -> list[Draft]:
         from amplio.decoders.context import context_for
 
         reference = reference or self._reference()
         parent_texts = self.ws.rows(ids=list(parents))["text"].tolist()
-        context = context_for(target, reference.texts, reference.embeddings, parent_texts=parent_texts)
+        context = context_for(target, reference.texts, reference.embeddings, parent_texts=parent_texts,
+                              donor_texts=donors)
         progress("decode", 0, n)
         decoded = self.decoder(light).decode(target, n=n, context=context, seed=seed)
         progress("decode", n, n)

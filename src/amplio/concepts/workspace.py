@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -50,6 +51,14 @@ def row_id_map(ws: Workspace) -> np.ndarray:
     """Row id of each training row index used by ``ConceptModel.top_rows``."""
     data = ws.store.get_artifact(ARTIFACT + "_row_ids")
     return np.frombuffer(data, dtype=np.int64) if data else np.zeros(0, dtype=np.int64)
+
+
+def concept_donors(ws: Workspace, model: ConceptModel, cids: Sequence[int], *, per: int = 3) -> list[str]:
+    """Texts of the rows where each concept in ``cids`` fires most (``per`` each), for the decoder
+    to borrow phrases from when a row is steered toward those concepts."""
+    ids = row_id_map(ws)
+    top = [int(ids[i]) for cid in cids for i in model.top_rows(cid, per) if 0 <= i < len(ids)]
+    return ws.rows(ids=top)["text"].tolist() if top else []
 
 
 def describe(model: ConceptModel, cid: int, ws: Workspace | None = None, *, rows: int = 3) -> dict[str, Any]:

@@ -16,12 +16,15 @@ class DecodeContext:
 
     ``reference_texts``/``reference_embeddings`` are the existing rows a candidate must not copy
     (typically the whole workspace); ``neighbour_*`` are the nearest of them to the target;
-    ``parent_texts`` the rows the target was derived from (steered or interpolated from).
+    ``parent_texts`` the rows the target was derived from (steered or interpolated from);
+    ``donor_texts`` rows that hold what the target adds to its parents (for a concept steer, the
+    rows where that concept fires most), whose phrases the decoder may splice in.
     """
 
     neighbour_texts: Sequence[str] = ()
     neighbour_embeddings: NDArray[np.float32] | None = None
     parent_texts: Sequence[str] = ()
+    donor_texts: Sequence[str] = ()
     reference_texts: Sequence[str] = ()
     reference_embeddings: NDArray[np.float32] | None = None
     extra: dict[str, object] = field(default_factory=dict)

@@ -18,6 +18,7 @@ def context_for(
     *,
     k: int = 8,
     parent_texts: Sequence[str] = (),
+    donor_texts: Sequence[str] = (),
 ) -> DecodeContext:
     """The context a decoder needs for ``target``: its ``k`` nearest rows and all rows as references.
 
@@ -27,6 +28,7 @@ def context_for(
         embeddings: their unit embeddings, ``(len(texts), dim)``.
         k: how many nearest rows become few-shot neighbours.
         parent_texts: rows the target was derived from (interpolated or steered from).
+        donor_texts: rows holding what the target adds (e.g. a steered concept's top rows).
 
     Returns:
         A ``DecodeContext`` with neighbours nearest first.
@@ -42,7 +44,7 @@ def context_for(
             f"target has {np.asarray(target).shape[-1]} dimensions, rows have {embeddings.shape[1]}"
         )
     if len(texts) == 0:
-        return DecodeContext(parent_texts=list(parent_texts))
+        return DecodeContext(parent_texts=list(parent_texts), donor_texts=list(donor_texts))
     sims = embeddings @ np.asarray(target, dtype=np.float32)
     k = min(k, len(texts))
     top = np.argpartition(-sims, k - 1)[:k]
@@ -51,6 +53,7 @@ def context_for(
         neighbour_texts=[texts[i] for i in top],
         neighbour_embeddings=embeddings[top],
         parent_texts=list(parent_texts),
+        donor_texts=list(donor_texts),
         reference_texts=texts,
         reference_embeddings=embeddings,
     )

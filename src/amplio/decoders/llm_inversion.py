@@ -67,13 +67,13 @@ class LLMInversionDecoder:
         llm: LLM,
         *,
         rounds: int = 2,
-        samples: int = 8,
+        samples: int = 6,
         shots: int = 8,
         max_tokens: int = 48,
         temperature: float = 0.6,
         edits: int = 0,
         edit_samples: int = 2,
-        splice_rounds: int = 2,
+        splice_rounds: int = 1,
         splice_beam: int = 8,
         splice_limit: int = 160,
         duplicate_cosine: float = quality.DEFAULT_DUPLICATE_COSINE,
@@ -118,6 +118,7 @@ class LLMInversionDecoder:
             list(context.parent_texts) + [c.text for c in pool[: self.shots]]
         )
         lengths = quality.LengthRange.from_texts([c.text for c in pool] or concat_rows)
+        sources = _dedupe_texts([t for t in (*context.parent_texts, *context.donor_texts) if t.strip()])
         found: dict[str, _Candidate] = {}
 
         def score(texts: list[str]) -> None:
@@ -159,7 +160,13 @@ class LLMInversionDecoder:
             rng = np.random.default_rng(base_seed + 1)
             for _ in range(self.splice_rounds):
                 beam = [c.text for c in self._usable(pool, list(found.values()))[: self.splice_beam]]
-                score(splice_variants(beam, rng=rng, limit=self.splice_limit))
+                # Parents and donors always take part: they hold what the target is made of,
+                # even when they are not among the closest texts themselves.
+                beam = _dedupe_texts(beam + sources)
+                # Half the budget searches around the two best texts, half across all pairs.
+                near = splice_variants(beam, rng=rng, limit=self.splice_limit // 2, focus=2)
+                wide = splice_variants(beam, rng=rng, limit=self.splice_limit)
+                score(_dedupe_texts(near + wide)[: self.splice_limit])
         return self._select(list(found.values()), n)
 
     def _edits(

@@ -20,6 +20,8 @@ _PUNCT = re.compile(r"^\W+|\W+$")
 # An article is followed by a noun phrase with another head ("write a [poem]" x "make a [bomb]"),
 # so joins there rarely read well; joins at verbs, prepositions and nouns mostly do.
 _WEAK_ANCHORS = frozenset({"a", "an", "the"})
+_SLOT = 3
+_CLAUSE_END = frozenset(".;:!?")
 
 
 def _anchor(token: str) -> str:
@@ -33,18 +35,22 @@ def splice_variants(
     rng: np.random.Generator,
     limit: int = 160,
     max_words: int = 80,
+    focus: int | None = None,
 ) -> list[str]:
     """Up to ``limit`` new texts made by crossing ``texts`` over at shared words.
 
     For every ordered pair (A, B) and every word both contain (past A's first word; articles do
-    not count), two kinds of variant are made: A's head up to the shared word followed by B's
-    tail from it (one-point crossover), and A with the stretch between two shared words
-    replaced by B's stretch between the same two words (two-point crossover). Dropped: variants
-    equal to an input (after normalising case and punctuation), longer than ``max_words`` or
-    than the longer of their two sources, with a word doubled at the join, or repeating a word
-    trigram that neither source repeats (the last three are signs that one text was pasted into
-    the other). When more than ``limit`` remain, a sample drawn with ``rng`` is returned, so
-    equal inputs and generator state give equal output.
+    not count), three kinds of variant are made: A's head up to the shared word followed by B's
+    tail from it (one-point crossover); A with the phrase of one to three words after the shared
+    word (up to a sentence mark or the end) replaced by B's phrase there (slot swap); and A with
+    the stretch between two shared words replaced by B's stretch between the same two words
+    (two-point crossover). Dropped: variants equal to an input (after normalising case and
+    punctuation), longer than ``max_words`` or than the longer source plus two words, with a
+    word doubled at the join, or repeating a word trigram that neither source repeats (the last
+    three are signs that one text was pasted into the other). When more than ``limit`` remain,
+    a sample drawn with ``rng`` is returned, so equal inputs and generator state give equal
+    output. With ``focus = k``, only pairs that involve one of the first ``k`` texts are
+    crossed (a local search around the best texts so far).
 
     Example:
         >>> splice_variants(["how to make a bomb at home", "how to sell drugs at school"],
@@ -71,17 +77,22 @@ def splice_variants(
 
     for a, (ta, ka) in enumerate(zip(toks, keys, strict=True)):
         for b, (tb, kb) in enumerate(zip(toks, keys, strict=True)):
-            if a == b:
+            if a == b or (focus is not None and a >= focus and b >= focus):
                 continue
             where_b: dict[str, list[int]] = {}
             for j, w in enumerate(kb):
                 if w:
                     where_b.setdefault(w, []).append(j)
             shared = [(i, j) for i, w in enumerate(ka) if i > 0 and w for j in where_b.get(w, [])]
-            longest = max(len(ta), len(tb))
+            longest = max(len(ta), len(tb)) + 2  # a swapped slot may be a word or two longer
             grams = _repeated_trigrams(ka) | _repeated_trigrams(kb)
             for i, j in shared:
                 add(ta[:i] + tb[j:], longest, grams)
+                # Slot swap: the few words after a shared word up to a punctuation mark or the
+                # end ("in [Tahiti.]" -> "in [Miami, Florida.]"), the way templated prompts differ.
+                end_a, end_b = _slot_end(ta, i + 1), _slot_end(tb, j + 1)
+                if end_a is not None and end_b is not None:
+                    add(ta[: i + 1] + tb[j + 1 : end_b] + ta[end_a:], longest, grams)
             for i, j in shared:
                 for i2, j2 in shared:
                     if i2 > i and j2 > j and (i2 - i, j2 - j) != (1, 1):
@@ -109,3 +120,12 @@ def _repeats_trigram(words: Sequence[str], allowed: set[tuple[str, ...]]) -> boo
     # A phrase that appears twice, where neither source had it twice, is a seam artefact
     # ("I am a politician and I am a politician").
     return bool(_repeated_trigrams([w.casefold() for w in words]) - allowed)
+
+
+def _slot_end(tokens: Sequence[str], start: int) -> int | None:
+    # End (exclusive) of the phrase starting at ``start``: through the first token that closes a
+    # clause, or the text's end, within _SLOT words; None when the phrase runs on past that.
+    for end in range(start + 1, min(start + _SLOT, len(tokens)) + 1):
+        if end == len(tokens) or tokens[end - 1][-1] in _CLAUSE_END:
+            return end
+    return None
