@@ -231,11 +231,7 @@ def main() -> None:
     ref_texts = [texts[i] for i in keep]
     ref_embs = embs[keep]
 
-    families: dict[str, Any] = {}
-    print(f"held-out: {held_count} targets against {len(ref_texts)} rows", flush=True)
     held_targets = [{"target": embs[i], "source": texts[i]} for i in held]
-    families["held_out"] = run_family(decoder, held_targets, ref_texts, ref_embs, args.n)
-
     pairs = [rng.choice(len(ref_texts), size=2, replace=False) for _ in range(mid_count)]
     mid_targets = [
         {
@@ -245,15 +241,9 @@ def main() -> None:
         }
         for a, b in pairs
     ]
-    print(f"midpoints: {mid_count} targets", flush=True)
-    families["midpoint"] = run_family(decoder, mid_targets, ref_texts, ref_embs, args.n)
-
     steered, concept_info = concept_steered_targets(ref_texts, ref_embs, steer_count, rng, seed=args.seed)
-    print(f"concept-steered: {steer_count} targets", flush=True)
-    families["concept_steered"] = run_family(decoder, steered, ref_texts, ref_embs, args.n)
-    families["concept_steered"]["concept_model"] = concept_info
-    families["concept_steered"]["by_weight"] = by_weight(families["concept_steered"]["records"])
 
+    families: dict[str, Any] = {}
     result = {
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "command": " ".join(["python", "benchmarks/decode.py", *sys.argv[1:]]),
@@ -264,7 +254,8 @@ def main() -> None:
             "processor": platform.processor() or platform.machine(),
             "python": platform.python_version(),
             "load_average_at_start": list(os.getloadavg()),
-            "note": "2 cores shared with other jobs; seconds are wall time",
+            "note": "2 cores shared with other jobs; seconds are wall time, cpu_seconds this "
+                    "process's CPU time",
         },
         "dataset": {
             "path": DATASET.name,
@@ -278,11 +269,25 @@ def main() -> None:
             "shots": decoder.shots,
             "max_tokens": decoder.max_tokens,
             "temperature": decoder.temperature,
+            "splice_rounds": decoder.splice_rounds,
+            "splice_beam": decoder.splice_beam,
+            "splice_limit": decoder.splice_limit,
             "n": args.n,
             "neighbours_k": 8,
         },
         "families": families,
     }
+    # The smaller families first; the file is rewritten after each, so a cut-short run keeps them.
+    for name, targets in (("concept_steered", steered), ("midpoint", mid_targets),
+                          ("held_out", held_targets)):
+        print(f"{name}: {len(targets)} targets against {len(ref_texts)} rows", flush=True)
+        families[name] = run_family(decoder, targets, ref_texts, ref_embs, args.n)
+        if name == "concept_steered":
+            families[name]["concept_model"] = concept_info
+            families[name]["by_weight"] = by_weight(families[name]["records"])
+        if out is not None and not args.study:
+            _save(result, out)
+
     for name, fam in families.items():
         if "decoder" in fam:
             print(
@@ -297,9 +302,14 @@ def main() -> None:
         main_run.setdefault("studies", {})[args.study] = result
         result = main_run
     if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        result["finished"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        _save(result, out)
         print(f"wrote {out}")
+
+
+def _save(result: dict[str, Any], out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":
