@@ -114,6 +114,8 @@ def run_family(
     margins = [a - b for a, b in zip(fid, ret, strict=True)]
     clean_first = [not r["flags"] for r in records]
     return {
+        "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
         "targets": len(records),
         "retrieval": {
             "mean_fidelity": round(statistics.mean(ret), 4),
@@ -209,6 +211,11 @@ def main() -> None:
         help="store this run under studies.<STUDY> of the existing results file instead of "
         "replacing it (for budget studies beside the main run)",
     )
+    parser.add_argument("--families", default="concept_steered,midpoint,held_out",
+                        help="comma-separated families to run; with --merge, the others keep "
+                             "their figures from the existing results file")
+    parser.add_argument("--merge", action="store_true",
+                        help="update only the families run in the existing results file")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     held_count, mid_count, steer_count = (
@@ -243,7 +250,10 @@ def main() -> None:
     ]
     steered, concept_info = concept_steered_targets(ref_texts, ref_embs, steer_count, rng, seed=args.seed)
 
+    chosen = [f.strip() for f in args.families.split(",") if f.strip()]
     families: dict[str, Any] = {}
+    if args.merge and out is not None and out.exists():
+        families.update(json.loads(out.read_text(encoding="utf-8"))["families"])
     result = {
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "command": " ".join(["python", "benchmarks/decode.py", *sys.argv[1:]]),
@@ -280,6 +290,8 @@ def main() -> None:
     # The smaller families first; the file is rewritten after each, so a cut-short run keeps them.
     for name, targets in (("concept_steered", steered), ("midpoint", mid_targets),
                           ("held_out", held_targets)):
+        if name not in chosen:
+            continue
         print(f"{name}: {len(targets)} targets against {len(ref_texts)} rows", flush=True)
         families[name] = run_family(decoder, targets, ref_texts, ref_embs, args.n)
         if name == "concept_steered":
