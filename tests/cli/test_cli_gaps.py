@@ -48,6 +48,8 @@ def test_gaps_fill_and_report(ws_path: Path) -> None:
     report = run_json("report", str(ws_path))
     assert report["after"]["all"]["rows"] == report["before"]["all"]["rows"] + 1
     assert report["after"]["all"]["vendi"] != report["before"]["all"]["vendi"]
+    # The accepted candidate has no label: it must not show up as a label called "nan".
+    assert set(report["after"]["labels"]) == set(report["before"]["labels"])
 
 
 def test_coverage_names_rare_concepts_per_label(ws_path: Path) -> None:

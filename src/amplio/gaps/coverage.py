@@ -176,13 +176,14 @@ def workspace_coverage(ws: Workspace, *, concepts: int = 20, top: int = 5,
     concept's ``id``; the result adds the workspace's ``label_column``.
     """
     from amplio.concepts.workspace import ensure_concepts
+    from amplio.gaps.workspace import row_labels
 
     model = ensure_concepts(ws)
     rows = ws.rows(status="accepted")
     if rows.empty:
         raise InputError("no accepted rows to measure concept coverage on")
     activations = model.encode(ws.embeddings(rows["id"].tolist()))
-    labels = [None if label is None or label != label else str(label) for label in rows["label"].tolist()]
+    labels = row_labels(rows)
     result = coverage_summary(activations, labels, model.labels, concepts=concepts, top=top,
                               threshold=threshold)
     for picks in result["suggestions"].values():

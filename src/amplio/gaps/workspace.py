@@ -6,6 +6,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 
 from amplio.errors import InputError, NotFoundError
 from amplio.progress import Progress, silent
@@ -31,7 +32,7 @@ def compute_gaps(ws: Workspace, *, top: int = 10, seed: int = 0) -> list[dict[st
 
     rows, embeddings = _live_rows(ws)
     xy = rows[["x", "y"]].to_numpy(dtype=np.float32)
-    found = find_gaps(embeddings, xy, rows["text"].tolist(), rows["label"].tolist(), top=top,
+    found = find_gaps(embeddings, xy, rows["text"].tolist(), row_labels(rows), top=top,
                       seed=seed, project=ws.place)
     ids = rows["id"].to_numpy()
     gaps = []
@@ -117,7 +118,7 @@ def diversity(ws: Workspace) -> dict[str, Any]:
     original = (rows["origin"] == "original").to_numpy()
     gaps = stored_gaps(ws)
     xy = rows[["x", "y"]].to_numpy(dtype=np.float32)
-    labels = rows["label"].tolist()
+    labels = row_labels(rows)
     box = map_bounds(xy)  # one box for both, so area shares compare
 
     def report(mask: np.ndarray) -> dict[str, Any]:
@@ -127,3 +128,12 @@ def diversity(ws: Workspace) -> dict[str, Any]:
     before, after = report(original), report(accepted)
     return {"before": before, "after": after, "change": compare(before, after),
             "gaps": {"count": len(gaps), "total_score": round(sum(float(g["score"]) for g in gaps), 4)}}
+
+
+def row_labels(rows: pd.DataFrame) -> list[str | None]:
+    """The ``label`` column as strings, with missing labels as ``None``.
+
+    Under pandas' string dtype a missing label reads back as NaN; it must count as "no label",
+    not as a label called "nan".
+    """
+    return [None if pd.isna(v) else str(v) for v in rows["label"].tolist()]
