@@ -2,10 +2,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from sklearn.cluster import KMeans
 
 from amplio.errors import InputError
-from amplio.gaps.finder import MIN_DEPTH, RIM, SURROUND, find_gaps, measure_centres
+from amplio.gaps.finder import MIN_SCORE, RIM, SURROUND, find_gaps, measure_centres, row_stats
 from amplio.gaps.neighbours import knn, unit_rows
 
 OUTLIER = "The recipe calls for two cups of flour, one egg and a pinch of salt; bake for 20 minutes."
@@ -29,23 +28,55 @@ def test_gaps_have_the_documented_fields(gaps: list, dna_slice: dict) -> None:
     assert len({g.id for g in gaps}) == len(gaps)
 
 
-def test_gaps_are_sparser_than_their_rim_in_high_dim(gaps: list, dna_slice: dict) -> None:
-    # Recompute the definition from scratch: rim = nearest rows; score = mean rim distance over
-    # the median of the rim rows' own mean distance to their RIM nearest rows.
-    x = unit_rows(dna_slice["x"])
+def _hub_radius(x: np.ndarray) -> np.ndarray:
+    """From scratch: each row's hub (the mean of the row and its RIM - 1 nearest rows) and the
+    distance from that hub to its nearest row."""
     sims = x @ x.T
     np.fill_diagonal(sims, -np.inf)
-    row_scale = np.sort(1 - sims, axis=1)[:, :RIM].mean(axis=1)
+    order = np.argsort(-sims, axis=1, kind="stable")[:, :RIM - 1]
+    hubs = unit_rows(np.concatenate([x[:, None], x[order]], axis=1).mean(axis=1))
+    return (1 - hubs @ x.T).min(axis=1)
+
+
+def test_gaps_are_emptier_than_the_hubs_of_their_rim(gaps: list, dna_slice: dict) -> None:
+    # Recompute the definition from scratch: rim = nearest rows; score = distance to the nearest
+    # row over the median hub radius of the rim rows, floored at the median over all rows.
+    x = unit_rows(dna_slice["x"])
+    hub = _hub_radius(x)
     for gap in gaps:
         dist = 1 - x @ gap.center_embedding
         rim = np.argsort(dist, kind="stable")[:RIM]
         assert sorted(rim.tolist()) == sorted(gap.rim_rows)
         assert gap.radius == pytest.approx(dist.min(), abs=1e-5)
-        depth = dist[rim].mean() / np.median(row_scale[rim])
-        assert gap.score == pytest.approx(depth, rel=1e-4) and depth >= MIN_DEPTH
+        score = dist.min() / max(np.median(hub[rim]), np.median(hub))
+        assert gap.score == pytest.approx(score, rel=1e-3, abs=1e-3) and score >= MIN_SCORE
         assert np.sort(dist)[4] <= SURROUND * dist.min()  # rows on several sides, not one
-    ranked = [g.score * g.size for g in gaps]
+        # The centre is an average of nearby rows (re-centred once), so close to its rim's mean.
+        assert float(gap.center_embedding @ unit_rows(x[rim].mean(axis=0))) > 0.9
+    ranked = [g.score for g in gaps]
     assert ranked == sorted(ranked, reverse=True)
+
+
+def test_score_is_calibrated_on_filled_space(gaps: list, dna_slice: dict) -> None:
+    # The rows' own hubs are averages of rows in filled space: they score about 1, although a
+    # hub is itself a mean of ten rows like a gap centre. Reported gaps are emptier than 90% of them.
+    x = unit_rows(dna_slice["x"])
+    rows = row_stats(x)
+    members = np.concatenate([np.arange(len(x))[:, None], rows.neighbours[:, :RIM - 1]], axis=1)
+    hubs = unit_rows(x[members].mean(axis=1))
+    stats = measure_centres(x, hubs, rows=rows)
+    assert 0.8 <= float(np.median(stats.score)) <= 1.2
+    assert stats.radius == pytest.approx(rows.hub_radius, abs=1e-5)
+    assert min(g.score for g in gaps) > float(np.quantile(stats.score, 0.9))
+
+
+def test_a_row_put_in_a_gap_fills_it(gaps: list, dna_slice: dict) -> None:
+    # Adding a row at a gap's centre leaves no empty ball there: the score falls below MIN_SCORE.
+    x = unit_rows(dna_slice["x"])
+    centre = gaps[0].center_embedding[None, :]
+    before = measure_centres(x, centre)
+    after = measure_centres(np.concatenate([x, centre]), centre)
+    assert before.score[0] >= MIN_SCORE and after.score[0] < 0.1 and after.rim[0, 0] == len(x)
 
 
 def test_map_position_uses_project_when_given(dna_slice: dict, gaps: list) -> None:
@@ -100,19 +131,24 @@ def test_small_or_bad_input() -> None:
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "known limitation, see docs/gaps.md and benchmarks/results/gaps.json: on 384-d sentence "
-    "embeddings the top gaps are 'hub' regions between groups, not the planted hole"))
+    "known limitation, see docs/gaps.md and benchmarks/results/gaps.json: a planted interior hole "
+    "is no emptier, by any measure tried, than the natural gaps of 384-d sentence embeddings, so "
+    "the top 5 gaps are natural ones"))
 def test_planted_hole_is_found(dna_slice: dict) -> None:
-    # Remove one k-means cluster of the real slice; a top-5 gap centre must sit in the removed
-    # region: its nearest row in the original slice is one of the removed rows.
+    # Plant interior holes: remove the 5% of rows nearest an interior row (the nearest row to the
+    # mean of itself and its 19 neighbours). A top-5 gap must sit where they were: at least half
+    # of its centre's 10 nearest rows in the original slice are removed rows.
     x = unit_rows(dna_slice["x"])
-    assign = KMeans(8, n_init=3, random_state=0).fit_predict(x)
+    near, _ = knn(x, x, 19, exclude_self=True)
+    hubs = unit_rows(np.concatenate([x[:, None], x[near]], axis=1).mean(axis=1))
+    interior = np.flatnonzero(knn(hubs, x, 1)[0][:, 0] == np.arange(len(x)))
+    seeds = np.random.default_rng(0).choice(interior, 4, replace=False)
     found_any = []
-    for cluster in range(4):
-        removed = assign == cluster
-        rest = x[~removed]
+    for seed in seeds:
+        removed = np.zeros(len(x), dtype=bool)
+        removed[knn(x[seed][None, :], x, len(x) // 20)[0][0]] = True
         texts = [t for t, r in zip(dna_slice["texts"], removed, strict=True) if not r]
-        found = find_gaps(rest, dna_slice["xy"][~removed], texts, None, top=5)
-        nearest, _ = knn(np.stack([g.center_embedding for g in found]), x, 1)
-        found_any.append(bool(removed[nearest[:, 0]].any()))
+        found = find_gaps(x[~removed], dna_slice["xy"][~removed], texts, None, top=5)
+        nearest, _ = knn(np.stack([g.center_embedding for g in found]), x, 10)
+        found_any.append(bool((removed[nearest].sum(axis=1) >= 5).any()))
     assert np.mean(found_any) >= 0.5

@@ -1,28 +1,34 @@
 """Find empty regions ("gaps") inside a set of embeddings and rank them.
 
-How it works, and why:
+How it works, and why (measured in ``benchmarks/gaps.py``; see ``docs/gaps.md``):
 
-1. **Candidates.** k-means is fitted at several resolutions (4 to 64 centroids). Every pair and
-   triangle of mutually near centroids gives a candidate centre: the normalised mean of those
-   centroids. Such centres lie between groups of rows, inside the data's convex hull, never in the
-   empty space outside the whole cloud (they are built only from data, by averaging).
-2. **High-dimensional check.** For each candidate ``c`` the ``k`` nearest rows are its *rim*.
-   ``emptiness`` is the mean cosine distance from ``c`` to its rim; ``depth`` divides it by the
-   median of the rim rows' own mean distance to their ``k`` nearest rows. ``depth > 1`` means the
-   centre is farther from data than the rim rows are from each other: the region is sparser than
-   its surroundings in the embedding space itself, not only on the 2-D map.
-3. **Surrounded.** A centre must have its nearest rows at similar distances (the 5th nearest no
-   farther than ``SURROUND`` times the nearest); a centre that only hugs one stray row, or sits
-   beyond the edge of a lone outlier, fails.
-4. **Ranking.** ``score = depth``; ``size = emptiness / (median row neighbour distance)``, the
-   width of the empty region in units of the data's typical neighbour spacing. Gaps rank by
-   ``score * size``, then non-maximum suppression drops a candidate whose centre is within half
-   the radius of a better gap, or whose rim mostly repeats one.
+1. **Candidates.** Each row is paired with a few of its neighbours (ranks drawn log-uniformly
+   between 2 and ``NEIGHBOURS``) and the pair's normalised midpoint is a seed point, as is the
+   normalised mean of each row's ``RIM`` nearest neighbours. Each seed point is re-centred once:
+   the candidate is the normalised mean of the ``RIM`` rows nearest the seed point (seed points
+   with the same nearest rows give one candidate). Candidates are built only from data, by
+   averaging, so they lie inside the cloud, never out in the empty space around it. A gap's
+   *rim* is then the ``RIM`` rows nearest its centre.
+2. **Hub-matched emptiness (``score``).** In a 384-d sentence-embedding space the normalised mean
+   of any ten rows is far from every row (concentration of measure), so "far from data" alone
+   flags every centroid. The score therefore compares like with like: ``radius`` is the distance
+   from the centre (a mean of ``RIM`` rows) to its nearest row, and the reference is the same
+   statistic for the *hubs* of the rim rows, the normalised mean of each rim row and its
+   ``RIM - 1`` nearest rows. In a filled region such a hub has a row close to it; inside a hole
+   the mean of the rows around the hole has none. ``score = radius / max(median hub radius of the
+   rim rows, median hub radius of all rows)``; the floor keeps runs of near-duplicate template
+   rows (hub radius near 0) from making any space between them look infinitely empty.
+3. **Surrounded.** The 5th-nearest rim row is at most ``SURROUND`` times as far as the nearest,
+   so the centre is not just hugging one stray row.
+4. **Ranking.** Gaps rank by ``score``; a gap needs ``score >= MIN_SCORE`` (emptier than the hubs
+   around it). ``size`` is the mean rim distance in units of the data's median neighbour distance.
+   Non-maximum suppression drops a candidate whose rim shares more than half its rows with a
+   better gap's rim, or whose centre is within half a better gap's radius.
 
-Limits (measured in ``benchmarks/gaps.py``): in a 384-d sentence-embedding space the normalised
-mean of many rows is far from every row (concentration of measure), so "between groups" centres
-always look somewhat empty; the depth test and the ranking keep the ones that are emptiest
-relative to their surroundings.
+Limits (measured): natural gaps between groups of rows are as empty as regions that were
+deliberately removed from these datasets, so the top gaps are mostly natural ones; removing a
+k-means cluster or a label rarely leaves a hole surrounded by the remaining rows (see
+``docs/gaps.md``).
 """
 
 from __future__ import annotations
@@ -39,10 +45,13 @@ from numpy.typing import NDArray
 from amplio.errors import InputError
 from amplio.gaps.neighbours import knn, unit_rows
 
-RESOLUTIONS = (4, 8, 16, 32, 64)  # k-means sizes whose centroid pairs/triangles seed candidates
-RIM = 10  # rows on a gap's rim, and the neighbourhood size for local density
+RIM = 10  # rows on a gap's rim; also the size of the row hubs the score compares with
+NEIGHBOURS = 40  # pair partners are drawn from this many nearest neighbours of a row
+PAIRS = 2  # pair midpoints per seed row
+MAX_SEEDS = 4000  # on larger sets, candidates are seeded from this many rows (a seeded sample)
 SURROUND = 1.5  # 5th-nearest rim row at most this many times farther than the nearest
-MIN_DEPTH = 1.0  # a gap's centre must be sparser than its rim rows' neighbourhoods
+MIN_SCORE = 1.0  # a gap's centre must be emptier than the hubs of its rim rows
+MIN_DEPTH = MIN_SCORE  # former name, kept for callers
 NMS_FRACTION = 0.5  # suppress a candidate within this fraction of a better gap's radius
 MIN_ROWS = 12
 
@@ -55,10 +64,11 @@ class Gap:
 
     Attributes:
         id: stable identifier (a hash of the rim rows), equal for equal input and seed.
-        score: depth, ``emptiness / rim rows' typical neighbour distance``; above 1 is sparser
-            than the surroundings.
-        size: width of the empty region in units of the data's median neighbour distance.
-        center_embedding: unit vector at the gap's centre.
+        score: hub-matched emptiness: ``radius`` over the typical distance from a hub of the rim
+            rows (the mean of a row and its ``RIM - 1`` neighbours) to its nearest row, floored
+            at the median over all rows. Above 1 is emptier than filled space nearby.
+        size: mean rim distance in units of the data's median neighbour distance.
+        center_embedding: unit vector at the gap's centre (a normalised mean of rows near it).
         x, y: map position of the centre.
         radius: cosine distance from the centre to its nearest row (the empty ball).
         rim_rows: row indices of the ``RIM`` nearest rows, nearest first.
@@ -102,11 +112,26 @@ class CentreStats:
     depth: NDArray[np.float32]  # emptiness / median neighbour distance of the rim rows
     surrounded: NDArray[np.bool_]  # nearest rows at similar distances
     size: NDArray[np.float32]  # emptiness / median neighbour distance of all rows
+    score: NDArray[np.float32]  # hub-matched emptiness (see ``Gap.score``)
 
     @property
     def radius(self) -> NDArray[np.float32]:
         """Distance from each centre to its nearest row."""
         return self.rim_dist[:, 0]
+
+
+@dataclass
+class RowStats:
+    """What the centre measures need to know about the rows themselves."""
+
+    neighbours: NDArray[np.int64]  # (n, K) nearest other rows, nearest first
+    neighbour_dist: NDArray[np.float32]  # (n, K) their distances
+    hub_radius: NDArray[np.float32]  # (n,) distance from each row's hub to its nearest row
+
+    @property
+    def scale(self) -> NDArray[np.float32]:
+        """Each row's mean distance to its ``RIM`` nearest rows."""
+        return self.neighbour_dist[:, :RIM].mean(axis=1)
 
 
 def find_gaps(
@@ -127,13 +152,13 @@ def find_gaps(
         texts: the rows' texts, for the keyword descriptions.
         labels: one label per row (``None`` for unlabelled), or ``None``.
         top: how many gaps to return at most.
-        seed: seeds the k-means fits; equal input and seed give equal gaps.
+        seed: seeds the choice of pair partners; equal input and seed give equal gaps.
         project: places an ``(m, d)`` array of centres on the map (e.g. the workspace's fitted
             UMAP transform); without it a centre sits at the distance-weighted mean of its rim
             rows' positions.
 
     Returns:
-        Up to ``top`` gaps; fewer when few regions pass the depth and surround checks, none for
+        Up to ``top`` gaps; fewer when few regions pass the score and surround checks, none for
         fewer than ``MIN_ROWS`` rows.
 
     Raises:
@@ -144,11 +169,11 @@ def find_gaps(
         >>> [g.to_dict()["description"] for g in gaps]  # doctest: +SKIP
     """
     x = _check_inputs(embeddings, xy, texts, labels, top)
-    n = len(x)
-    if n < MIN_ROWS:
+    if len(x) < MIN_ROWS:
         return []
-    centres = candidate_centres(x, seed=seed)
-    stats = measure_centres(x, centres)
+    rows = row_stats(x)
+    centres = candidate_centres(x, seed=seed, rows=rows)
+    stats = measure_centres(x, centres, rows=rows)
     chosen = _select(centres, stats, top)
     if not chosen:
         return []
@@ -157,55 +182,75 @@ def find_gaps(
     return gaps
 
 
-def candidate_centres(x: NDArray[np.float32], *, seed: int = 0) -> NDArray[np.float32]:
-    """Candidate gap centres: normalised means of pairs and triangles of near k-means centroids.
-
-    Args:
-        x: ``(n, d)`` unit rows.
-        seed: seeds each k-means fit.
-
-    Returns:
-        ``(m, d)`` unit vectors, duplicates removed.
-    """
-    from sklearn.cluster import KMeans
-
-    out: list[NDArray[np.float32]] = []
-    for size in RESOLUTIONS:
-        clusters = min(size, len(x) // 5)
-        if clusters < 3:
-            continue
-        fit = KMeans(n_clusters=clusters, n_init=1, random_state=seed).fit(x)
-        cent = unit_rows(fit.cluster_centers_)
-        near, _ = knn(cent, cent, min(4, clusters - 1), exclude_self=True)
-        neighbours = [set(row.tolist()) for row in near]
-        groups: set[tuple[int, ...]] = set()
-        for a in range(clusters):
-            for b in neighbours[a]:
-                groups.add(tuple(sorted((a, b))))
-                # A triangle of mutually near centroids encloses the space between three groups.
-                groups.update(tuple(sorted((a, b, c))) for c in neighbours[b] if a in neighbours[c])
-        for group in sorted(groups):
-            out.append(unit_rows(cent[list(group)].sum(axis=0)))
-    if not out:
-        return np.zeros((0, x.shape[1]), dtype=np.float32)
-    stacked = np.stack(out).astype(np.float32)
-    return np.unique(np.round(stacked, 6), axis=0).astype(np.float32)
-
-
-def measure_centres(x: NDArray[np.float32], centres: NDArray[np.float32]) -> CentreStats:
-    """Emptiness, depth, surround and size of each centre relative to the rows ``x``.
+def row_stats(x: NDArray[np.float32]) -> RowStats:
+    """Each row's nearest neighbours and the radius of its hub (see ``Gap.score``).
 
     Args:
         x: ``(n, d)`` unit rows, ``n > RIM``.
-        centres: ``(m, d)`` unit vectors.
     """
+    k = min(NEIGHBOURS, len(x) - 1)
+    near, dist = knn(x, x, k, exclude_self=True)
+    own = np.concatenate([np.arange(len(x))[:, None], near], axis=1)
+    hubs = unit_rows(x[own[:, :RIM]].mean(axis=1))
+    # The row nearest a hub is, in practice, the row itself or one of its NEIGHBOURS nearest
+    # rows; searching only those keeps this O(n * NEIGHBOURS) instead of another n x n search.
+    hub_dist = np.empty(len(x), dtype=np.float32)
+    for start in range(0, len(x), 1024):
+        block = slice(start, start + 1024)
+        hub_dist[block] = 1.0 - np.einsum("nd,nkd->nk", hubs[block], x[own[block]]).max(axis=1)
+    return RowStats(neighbours=near, neighbour_dist=dist,
+                    hub_radius=np.clip(hub_dist, 0.0, 2.0).astype(np.float32))
+
+
+def candidate_centres(x: NDArray[np.float32], *, seed: int = 0,
+                      rows: RowStats | None = None) -> NDArray[np.float32]:
+    """Candidate gap centres: pair midpoints and neighbourhood means, re-centred once.
+
+    Args:
+        x: ``(n, d)`` unit rows.
+        seed: seeds the choice of pair partners (and of seed rows on large sets).
+        rows: ``row_stats(x)``, if already computed.
+
+    Returns:
+        ``(m, d)`` unit vectors, each the normalised mean of the ``RIM`` rows nearest a seed
+        point; no two are the mean of the same rows.
+    """
+    rows = rows if rows is not None else row_stats(x)
+    rng = np.random.default_rng(seed)
+    n, k = rows.neighbours.shape
+    starts = np.arange(n) if n <= MAX_SEEDS else np.sort(rng.choice(n, MAX_SEEDS, replace=False))
+    first = np.repeat(starts, PAIRS)
+    # Log-uniform ranks: near partners for fine gaps, farther ones for gaps wider than a rim.
+    ranks = np.exp(rng.uniform(np.log(2), np.log(k), len(first))).astype(np.int64)
+    partner = rows.neighbours[first, np.minimum(ranks, k - 1)]
+    seeds = np.concatenate([
+        unit_rows(x[first] + x[partner]),
+        unit_rows(x[rows.neighbours[starts, :min(RIM, k)]].mean(axis=1)),
+    ])
+    rim, _ = knn(seeds, x, min(RIM, n))
+    rim = np.sort(rim, axis=1)
+    _, keep = np.unique(rim, axis=0, return_index=True)
+    return unit_rows(x[rim[np.sort(keep)]].mean(axis=1))
+
+
+def measure_centres(x: NDArray[np.float32], centres: NDArray[np.float32], *,
+                    rows: RowStats | None = None) -> CentreStats:
+    """Score, depth, surround and size of each centre relative to the rows ``x``.
+
+    Args:
+        x: ``(n, d)`` unit rows, ``n > RIM``.
+        centres: ``(m, d)`` unit vectors (any points, e.g. a click on the map).
+        rows: ``row_stats(x)``, if already computed.
+    """
+    rows = rows if rows is not None else row_stats(x)
     k = min(RIM, len(x) - 1)
-    _, row_dist = knn(x, x, k, exclude_self=True)
-    row_scale = row_dist.mean(axis=1)
+    row_scale = rows.scale
     rim, rim_dist = knn(unit_rows(centres), x, k)
     emptiness = rim_dist.mean(axis=1)
     local = np.median(row_scale[rim], axis=1)
     fifth = rim_dist[:, min(4, k - 1)]
+    hub_floor = max(float(np.median(rows.hub_radius)), 1e-6)
+    hub_local = np.maximum(np.median(rows.hub_radius[rim], axis=1), hub_floor)
     return CentreStats(
         rim=rim,
         rim_dist=rim_dist,
@@ -213,29 +258,31 @@ def measure_centres(x: NDArray[np.float32], centres: NDArray[np.float32]) -> Cen
         depth=(emptiness / np.maximum(local, 1e-6)).astype(np.float32),
         surrounded=fifth <= SURROUND * np.maximum(rim_dist[:, 0], 1e-6),
         size=(emptiness / max(float(np.median(row_scale)), 1e-6)).astype(np.float32),
+        score=(rim_dist[:, 0] / hub_local).astype(np.float32),
     )
 
 
 def _select(centres: NDArray[np.float32], stats: CentreStats, top: int) -> list[int]:
-    value = stats.depth * stats.size
-    valid = stats.surrounded & (stats.depth >= MIN_DEPTH)
-    radius = np.median(stats.rim_dist, axis=1)
+    value = stats.score
+    valid = stats.surrounded & (stats.score >= MIN_SCORE)
+    radius = stats.radius
     # Ties break by index so the ranking is deterministic.
     order = np.lexsort((np.arange(len(value)), -value))
     chosen: list[int] = []
+    rims: list[set[int]] = []
     for i in order:
         if not valid[i]:
             continue
         rim_i = set(stats.rim[i].tolist())
         clash = False
-        for j in chosen:
+        for j, rim_j in zip(chosen, rims, strict=True):
             near = 1.0 - float(centres[i] @ centres[j]) <= NMS_FRACTION * max(radius[i], radius[j])
-            shared = len(rim_i & set(stats.rim[j].tolist())) / len(rim_i)
-            if near or shared > 0.5:
+            if near or len(rim_i & rim_j) / len(rim_i) > 0.5:
                 clash = True
                 break
         if not clash:
             chosen.append(int(i))
+            rims.append(rim_i)
             if len(chosen) == top:
                 break
     return chosen
@@ -259,7 +306,7 @@ def _build(x: NDArray[np.float32], xy: NDArray[np.float64], centres: NDArray[np.
         digest = hashlib.sha1(",".join(map(str, sorted(rim))).encode()).hexdigest()[:10]
         gaps.append(Gap(
             id=f"gap-{digest}",
-            score=float(stats.depth[i]),
+            score=float(stats.score[i]),
             size=float(stats.size[i]),
             center_embedding=picked[slot].astype(np.float32),
             x=float(positions[slot, 0]),

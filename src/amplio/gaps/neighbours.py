@@ -22,15 +22,18 @@ def knn(
     Returns:
         ``(indices, distances)``, both ``(m, k)``; distances are ``1 - cosine``.
     """
+    import torch  # a dependency already (the encoder); its top-k is ~10x numpy's argpartition
+
     m = len(queries)
     out_idx = np.empty((m, k), dtype=np.int64)
     out_dist = np.empty((m, k), dtype=np.float32)
     for start in range(0, m, _BLOCK):
-        sims = queries[start:start + _BLOCK] @ rows.T
+        sims = np.ascontiguousarray(queries[start:start + _BLOCK] @ rows.T, dtype=np.float32)
         if exclude_self:
             sims[np.arange(len(sims)), np.arange(start, start + len(sims))] = -np.inf
-        part = np.argpartition(-sims, k - 1, axis=1)[:, :k]
-        part_sims = np.take_along_axis(sims, part, axis=1)
+        top = torch.topk(torch.from_numpy(sims), k, dim=1, largest=True, sorted=False)
+        part = top.indices.numpy().astype(np.int64)
+        part_sims = top.values.numpy()
         # Sort by similarity, ties by row index, so results do not depend on argpartition.
         order = np.lexsort((part, -part_sims), axis=1)
         out_idx[start:start + _BLOCK] = np.take_along_axis(part, order, axis=1)
