@@ -67,7 +67,12 @@ def test_gaps_fill_coverage_and_report(page: Page, gap_server: str) -> None:
     assert abs(x - box["width"] / 2) < 2 and abs(y - box["height"] / 2) < 2
     assert page.locator("#map line.gap-rim").count() == len(gaps[target]["rim_rows"])
     if count > 1:  # the badge on the map selects the gap in the list
-        page.locator(f".gap-marker[data-gap='{listed[0]}'] circle.gap-badge").click()
+        badge = page.locator(f".gap-marker[data-gap='{listed[0]}'] circle.gap-badge")
+        bx, by = marker_centre(page, listed[0])
+        if 0 <= bx <= box["width"] and 0 <= by <= box["height"]:
+            badge.click()
+        else:  # zoomed in on the last gap, the first one's badge may lie outside the map
+            badge.dispatch_event("click")
         expect(items.first).to_have_class("gap on")
         expect(items.nth(count - 1)).to_have_class("gap")
     shot(page, "09-gaps")
