@@ -102,10 +102,12 @@ def fill_gap(ws: Workspace, gap_id: str, *, method: str, n: int = 3, seed: int =
         return aug.concepts(rim[nearest], weights, n=n, seed=seed, extra=extra, progress=progress)
     if method == "llm":
         order = np.argsort(-(rim_emb @ center))[:3]
+        words = gap.get("description") or []
+        topic = ", ".join(str(w) for w in words) if isinstance(words, list) else str(words)
         return aug.llm_variations(
             [rim[int(i)] for i in order],
             instruction or "write a new prompt on a related but different topic",
-            n=n, seed=seed, context=str(gap.get("description", "")), extra=extra, progress=progress)
+            n=n, seed=seed, context=topic or None, extra=extra, progress=progress)
     raise InputError(f"method must be concepts, interpolate or llm, not {method!r}")
 
 
