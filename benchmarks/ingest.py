@@ -271,7 +271,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.big_only and args.out.exists():
         # Keep the earlier sets' figures; this run's machine details go with its own set.
         earlier = json.loads(args.out.read_text(encoding="utf-8"))
-        earlier["sets"].update(results["sets"])
         results = {**earlier, "date_" + next(iter(sets)): results["date"], "note": earlier.get("note", "")
                    + (" " + args.note if args.note else "")}
     for name, frame in sets.items():

@@ -102,8 +102,7 @@ def fill_gap(ws: Workspace, gap_id: str, *, method: str, n: int = 3, seed: int =
         return aug.concepts(rim[nearest], weights, n=n, seed=seed, extra=extra, progress=progress)
     if method == "llm":
         order = np.argsort(-(rim_emb @ center))[:3]
-        words = gap.get("description") or []
-        topic = ", ".join(str(w) for w in words) if isinstance(words, list) else str(words)
+        topic = ", ".join(gap.get("description") or [])  # Gap.to_dict stores keywords as a list
         return aug.llm_variations(
             [rim[int(i)] for i in order],
             instruction or "write a new prompt on a related but different topic",
