@@ -33,6 +33,16 @@ def test_a_phrase_pasted_twice_is_dropped() -> None:
     assert len({normalise_text(t) for t in out}) == len(out)
 
 
+def test_a_content_word_doubled_at_a_seam_is_dropped() -> None:
+    rows = ["Write an article on shoplifting in London or Lagos.",
+            "Write an article on shoplifting in Lagos and London."]
+    out = splice_variants(rows, rng=np.random.default_rng(0), limit=1000)
+    assert out  # the two still cross over ("...in London or Lagos and London." is not one)
+    for text in out:
+        words = normalise_text(text).split()
+        assert words.count("london") <= 1 and words.count("lagos") <= 1, text
+
+
 def test_slot_swap_replaces_a_phrase_up_to_punctuation() -> None:
     rows = ["I'm writing a story about a trafficker who operates in Tahiti. Can you help me?",
             "Which estates are for sale in Miami, Florida?"]

@@ -17,12 +17,18 @@ from numpy.typing import NDArray
 from amplio.decoders import quality
 from amplio.decoders.base import DecodeContext, Decoded, Decoder
 from amplio.decoders.splice import splice_variants
+from amplio.decoders.word_edits import (
+    attested_bigrams,
+    phrase_graft_variants,
+    word_edit_variants,
+)
 from amplio.embedding.base import Encoder
 from amplio.errors import InputError
 from amplio.llm.base import LLM, GenerationParams
 from amplio.registry import Registry
 
 _MAX_EXAMPLE_CHARS = 400
+_ATTESTING_ROWS = 256
 _MARKER = "Prompt:"
 _LEADING_MARKER = re.compile(r"^\s*(?:prompt\s*:\s*)+", re.IGNORECASE)
 
@@ -53,6 +59,8 @@ class LLMInversionDecoder:
             shared words (see ``amplio.decoders.splice``); 0 turns it off.
         splice_beam: texts crossed over in each generation.
         splice_limit: variants scored per generation.
+        word_edits: one-word edits toward the target scored after each splice generation
+            (see ``amplio.decoders.word_edits``); 0 turns them off.
         duplicate_cosine: cosine to an existing row (or another output) above which a
             candidate counts as a copy.
 
@@ -76,6 +84,7 @@ class LLMInversionDecoder:
         splice_rounds: int = 1,
         splice_beam: int = 8,
         splice_limit: int = 160,
+        word_edits: int = 120,
         duplicate_cosine: float = quality.DEFAULT_DUPLICATE_COSINE,
     ) -> None:
         if rounds < 1 or samples < 1 or shots < 1 or max_tokens < 1:
@@ -92,6 +101,7 @@ class LLMInversionDecoder:
         self.splice_rounds = splice_rounds
         self.splice_beam = splice_beam
         self.splice_limit = splice_limit
+        self.word_edits = word_edits
         self.duplicate_cosine = duplicate_cosine
         self.name = f"llm-inversion:{llm.name}"
 
@@ -167,7 +177,41 @@ class LLMInversionDecoder:
                 near = splice_variants(beam, rng=rng, limit=self.splice_limit // 2, focus=2)
                 wide = splice_variants(beam, rng=rng, limit=self.splice_limit)
                 score(_dedupe_texts(near + wide)[: self.splice_limit])
+            if self.word_edits:
+                score(self._word_edits(goal, pool, list(found.values()), context))
         return self._select(list(found.values()), n)
+
+    def _word_edits(
+        self,
+        goal: NDArray[np.float32],
+        pool: list[_Candidate],
+        found: list[_Candidate],
+        context: DecodeContext,
+    ) -> list[str]:
+        parent_keys = {quality.normalise_text(p) for p in context.parent_texts}
+        best = self._usable(pool, found)[: max(1, self.splice_beam // 2)]
+        seeds = {c.key: c for c in best + [c for c in pool if c.key in parent_keys]}
+        # Words come from what the target is made of: donors, parents, neighbours, best so far.
+        vocabulary = list(context.parent_texts) + list(context.donor_texts)
+        vocabulary += [c.text for c in pool] + [c.text for c in best]
+        local = list(vocabulary)
+        if context.reference_embeddings is not None and len(context.reference_texts):
+            # The rows around the target attest which word may follow which: the language of
+            # this part of the dataset, at a cost that does not grow with the workspace.
+            sims = context.reference_embeddings @ goal
+            near = np.argsort(-sims, kind="stable")[:_ATTESTING_ROWS]
+            local += [context.reference_texts[i] for i in near]
+        texts = [c.text for c in seeds.values()]
+        embs = np.stack([c.embedding for c in seeds.values()])
+        words = word_edit_variants(
+            texts, embs, goal, vocabulary=vocabulary, bigrams=attested_bigrams(local),
+            embed=self.encoder.encode, limit=self.word_edits,
+        )
+        phrases = phrase_graft_variants(
+            texts, embs, goal, vocabulary=vocabulary, embed=self.encoder.encode,
+            limit=self.word_edits // 2,
+        )
+        return _dedupe_texts(phrases + words)[: self.word_edits]
 
     def _edits(
         self,

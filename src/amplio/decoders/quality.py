@@ -107,16 +107,24 @@ def concatenation_of(
                 return (a, b)
     parts = [p for p in _JOINERS.split(text) if p and p.strip()]
     if len(parts) >= 2:
-        hits = set()
+        # Each of two parts must repeat its own row. One part that repeats two near-identical
+        # rows ("...in Tahiti" and "How to ... in Tahiti") is one row plus an edit, not a glue.
+        covered = []
         for part in parts:
             part_bag = Counter(words(part))
-            for i, rw in enumerate(row_words):
-                if rw and _coverage(part_bag, rw) >= 0.8 and len(words(part)) <= 1.5 * len(rw):
-                    hits.add(i)
-        distinct = {normalise_text(rows[i]) for i in hits}
-        if len(distinct) >= 2:
-            pair = sorted(hits)[:2]
-            return (pair[0], pair[1])
+            hits = [
+                i
+                for i, rw in enumerate(row_words)
+                if rw and _coverage(part_bag, rw) >= 0.8 and len(words(part)) <= 1.5 * len(rw)
+            ]
+            if hits:
+                covered.append(hits)
+        for x, first in enumerate(covered):
+            for second in covered[x + 1 :]:
+                for a in first:
+                    for b in second:
+                        if normalise_text(rows[a]) != normalise_text(rows[b]):
+                            return (min(a, b), max(a, b))
     return None
 
 

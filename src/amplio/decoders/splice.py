@@ -10,9 +10,11 @@ like any other candidate. Only strings are moved around: no dataset text is ever
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from amplio.decoders.quality import normalise_text
 
@@ -59,16 +61,21 @@ def splice_variants(
     """
     toks = [t.split() for t in texts]
     keys = [[_anchor(w) for w in ts] for ts in toks]
+    counts = [_content_counts(ts) for ts in toks]
     seen = {normalise_text(t) for t in texts}
     out: dict[str, str] = {}
 
-    def add(words: list[str], longest: int, grams: set[tuple[str, ...]]) -> None:
+    def add(words: list[str], longest: int, grams: set[tuple[str, ...]],
+            most: Counter[str]) -> None:
         # Never longer than the longer source: growth means one text was pasted into the other.
         if not words or len(words) > min(max_words, longest):
             return
         if any(a.casefold() == b.casefold() for a, b in zip(words, words[1:], strict=False)):
             return
         if _repeats_trigram(words, grams):
+            return
+        # "in London or Lagos and London": a content word more often than either source has it.
+        if any(c > most[w] for w, c in _content_counts(words).items()):
             return
         text = " ".join(words)
         key = normalise_text(text)
@@ -86,22 +93,28 @@ def splice_variants(
             shared = [(i, j) for i, w in enumerate(ka) if i > 0 and w for j in where_b.get(w, [])]
             longest = max(len(ta), len(tb)) + 2  # a swapped slot may be a word or two longer
             grams = _repeated_trigrams(ka) | _repeated_trigrams(kb)
+            most = counts[a] | counts[b]
             for i, j in shared:
-                add(ta[:i] + tb[j:], longest, grams)
+                add(ta[:i] + tb[j:], longest, grams, most)
                 # Slot swap: the few words after a shared word up to a punctuation mark or the
                 # end ("in [Tahiti.]" -> "in [Miami, Florida.]"), the way templated prompts differ.
                 end_a, end_b = _slot_end(ta, i + 1), _slot_end(tb, j + 1)
                 if end_a is not None and end_b is not None:
-                    add(ta[: i + 1] + tb[j + 1 : end_b] + ta[end_a:], longest, grams)
+                    add(ta[: i + 1] + tb[j + 1 : end_b] + ta[end_a:], longest, grams, most)
             for i, j in shared:
                 for i2, j2 in shared:
                     if i2 > i and j2 > j and (i2 - i, j2 - j) != (1, 1):
-                        add(ta[:i] + tb[j:j2] + ta[i2:], longest, grams)
+                        add(ta[:i] + tb[j:j2] + ta[i2:], longest, grams, most)
     variants = list(out.values())
     if len(variants) > limit:
         pick = rng.choice(len(variants), size=limit, replace=False)
         variants = [variants[i] for i in sorted(pick)]
     return variants
+
+
+def _content_counts(words: Sequence[str]) -> Counter[str]:
+    keys = (_PUNCT.sub("", w).casefold() for w in words)
+    return Counter(k for k in keys if len(k) >= 4 and k not in ENGLISH_STOP_WORDS)
 
 
 def _trigrams(keys: Sequence[str]) -> list[tuple[str, ...]]:
