@@ -228,15 +228,43 @@ def _serve(source: Path | None, text_col: str | None, label_col: str | None, wor
 @WS
 @click.option("--top", default=10, show_default=True, help="How many gaps.")
 @click.option("--seed", default=0, show_default=True)
+@click.option("--reference", "reference", type=click.Path(path_type=Path),
+              help="A file of other prompts (CSV/TSV/JSON/JSONL/Parquet): list the regions it covers "
+                   "and WORKSPACE does not. Embedded once, then cached in the workspace.")
+@click.option("--reference-text-column", "reference_text_column",
+              help="The reference's text column (default: auto-detected).")
 @JSON
 @domain_errors
-def gaps(workspace: Path, top: int, seed: int, as_json: bool) -> None:
-    """Rank the empty spaces in WORKSPACE (keys: id, score, x, y, size, description, rim_rows, labels)."""
+def gaps(workspace: Path, top: int, seed: int, reference: Path | None,
+         reference_text_column: str | None, as_json: bool) -> None:
+    """Rank the empty spaces in WORKSPACE (keys: id, score, x, y, size, description, rim_rows, labels;
+    with --reference also examples, reference_rows, reference). Fill one with `augment --gap ID`;
+    the gap is remembered, so the reference need not be given again."""
+    from amplio.progress import TqdmProgress
+
+    if reference_text_column and reference is None:
+        raise InputError("--reference-text-column needs --reference")
     with _load(workspace) as ws:
-        found = ws.gaps(top=top, seed=seed)
-    emit(found, as_json, lambda items: "\n".join(
-        f"{g['id']:>6}  score {g['score']:.2f}  size {g['size']}  at ({g['x']:.1f}, {g['y']:.1f})  "
-        f"{_words(g['description'])}  rim {g['rim_rows'][:6]}" for g in items) or "no gaps found")
+        found = ws.gaps(top=top, seed=seed, reference=reference,
+                        reference_text_column=reference_text_column, progress=TqdmProgress())
+    emit(found, as_json, _format_gaps)
+
+
+def _format_gaps(items: list[dict[str, Any]]) -> str:
+    lines = []
+    for g in items:
+        lines.append(f"{g['id']:>6}  score {g['score']:.2f}  size {g['size']}  at ({g['x']:.1f}, {g['y']:.1f})  "
+                     f"{_words(g['description'])}  rim {g['rim_rows'][:6]}")
+        for example in g.get("examples", [])[:2]:
+            lines.append(f"        e.g. {_safe_line(example)}")
+    return "\n".join(lines) or "no gaps found"
+
+
+def _safe_line(text: str, width: int = 120) -> str:
+    # Dataset text is untrusted: one line, control characters (terminal escapes) made visible.
+    flat = " ".join(str(text).split())
+    flat = "".join(c if c.isprintable() else repr(c)[1:-1] for c in flat)
+    return flat if len(flat) <= width else flat[:width - 1] + "…"
 
 
 @cli.command()

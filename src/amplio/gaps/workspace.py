@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -23,27 +27,122 @@ def _live_rows(ws: Workspace) -> tuple[Any, np.ndarray]:
     return rows, ws.embeddings(rows["id"].tolist())
 
 
-def compute_gaps(ws: Workspace, *, top: int = 10, seed: int = 0) -> list[dict[str, Any]]:
+def compute_gaps(ws: Workspace, *, top: int = 10, seed: int = 0, reference: str | Path | None = None,
+                 reference_text_column: str | None = None,
+                 progress: Progress = silent) -> list[dict[str, Any]]:
     """Find and rank the gaps among the workspace's live (not rejected) rows, and store them.
 
-    Rim rows are reported as row ids. The stored list is what ``--gap ID`` refers to.
+    Without ``reference``: empty regions inside the rows (``amplio.gaps.finder``). With it (a
+    CSV/TSV/JSON/JSONL/Parquet file of prompts): regions the reference covers and the rows do not
+    (``amplio.gaps.reference``); its texts are embedded with the workspace's encoder once and
+    cached in the workspace by the file's content hash. Rim rows are reported as row ids. The
+    stored list (with each reference gap's examples) is what ``--gap ID`` refers to, so filling a
+    reference gap does not need the reference again.
     """
-    from amplio.gaps.finder import find_gaps
-
     rows, embeddings = _live_rows(ws)
     xy = rows[["x", "y"]].to_numpy(dtype=np.float32)
-    found = find_gaps(embeddings, xy, rows["text"].tolist(), row_labels(rows), top=top,
-                      seed=seed, project=ws.place)
+    source: dict[str, Any] | None = None
+    if reference is None:
+        from amplio.gaps.finder import find_gaps
+
+        found: list[Any] = find_gaps(embeddings, xy, rows["text"].tolist(), row_labels(rows),
+                                     top=top, seed=seed, project=ws.place)
+    else:
+        from amplio.gaps.reference import find_reference_gaps
+
+        ref = load_reference(ws, reference, text_column=reference_text_column, progress=progress)
+        found = find_reference_gaps(embeddings, xy, rows["text"].tolist(), row_labels(rows),
+                                    ref.embeddings, ref.texts, top=top, seed=seed, project=ws.place)
+        source = ref.describe()
     ids = rows["id"].to_numpy()
     gaps = []
     for gap in found:
         data = gap.to_dict()
         data["rim_rows"] = [int(ids[i]) for i in data["rim_rows"]]
+        if source is not None:
+            data["reference"] = source
         data["center_embedding"] = [round(float(v), 6) for v in gap.center_embedding]
         gaps.append(data)
     with ws.store.transaction():
         ws.store.put_artifact(ARTIFACT, json.dumps(gaps).encode("utf-8"))
     return [_public(g) for g in gaps]
+
+
+REFERENCE_ARTIFACT = "gaps-reference"  # + ":" + content hash, text column and encoder
+MAX_EXAMPLE_CHARS = 300  # reference examples are cut to this length in the LLM's topic hint
+
+
+@dataclass
+class ReferenceSet:
+    """A reference file's texts and their embeddings (same encoder as the workspace)."""
+
+    path: str
+    sha256: str
+    text_column: str
+    texts: list[str]
+    embeddings: np.ndarray
+    cached: bool
+
+    def describe(self) -> dict[str, Any]:
+        return {"path": self.path, "sha256": self.sha256, "text_column": self.text_column,
+                "rows": len(self.texts)}
+
+
+def _content_hash(path: Path) -> str:
+    digest = hashlib.sha256()
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for file in files:
+        if path.is_dir():
+            digest.update(str(file.relative_to(path)).encode("utf-8") + b"\0")
+        with open(file, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def load_reference(ws: Workspace, reference: str | Path, *, text_column: str | None = None,
+                   progress: Progress = silent) -> ReferenceSet:
+    """Read a reference file, pick its text column and embed it (cached by content hash).
+
+    Raises:
+        InputError: the file is missing or unreadable, the text column is not there, or the
+            file holds no non-empty text.
+    """
+    from amplio.data.columns import pick_text_column
+    from amplio.data.loaders import read_table
+
+    path = Path(reference).expanduser()
+    if not path.exists():
+        raise InputError(f"no such reference file: {path}")
+    frame = read_table(path)
+    if text_column and text_column not in frame.columns:
+        raise InputError(f"--reference-text-column {text_column!r} is not a column of {path.name}; "
+                         f"columns are: {', '.join(map(str, frame.columns))}")
+    column = pick_text_column(frame, text_column)
+    texts = list(dict.fromkeys(
+        str(v).strip() for v in frame[column].tolist() if not pd.isna(v) and str(v).strip()))
+    if not texts:
+        raise InputError(f"the reference {path.name} has no text in column {column!r}")
+    sha = _content_hash(path)
+    name = f"{REFERENCE_ARTIFACT}:{sha}:{column}:{ws.meta['encoder']}"
+    cached = ws.store.get_artifact(name)
+    if cached:
+        with np.load(io.BytesIO(cached), allow_pickle=False) as data:
+            if int(data["embeddings"].shape[0]) == len(texts):
+                return ReferenceSet(str(path), sha, column, texts,
+                                    data["embeddings"].astype(np.float32), cached=True)
+    from amplio.embedding.batching import embed_texts
+
+    vectors = np.asarray(embed_texts(ws.encoder, texts, progress=progress), dtype=np.float32)
+    if vectors.shape[1] != int(ws.meta["dim"]):
+        raise InputError(f"the encoder gave {vectors.shape[1]}-d vectors, the workspace holds "
+                         f"{ws.meta['dim']}-d ones")
+    buffer = io.BytesIO()
+    np.savez(buffer, embeddings=vectors)
+    if not ws.store.read_only:
+        with ws.store.transaction():
+            ws.store.put_artifact(name, buffer.getvalue())
+    return ReferenceSet(str(path), sha, column, texts, vectors, cached=False)
 
 
 def stored_gaps(ws: Workspace) -> list[dict[str, Any]]:
@@ -72,7 +171,11 @@ def fill_gap(ws: Workspace, gap_id: str, *, method: str, n: int = 3, seed: int =
 
     - interpolate: between the two rim rows that sit most opposite across the gap's centre;
     - concepts: steer the rim row nearest the centre with the concepts that the centre has and it lacks;
-    - llm: variations of rim rows, told the gap's description.
+    - llm: variations of rim rows, told the gap's description (for a reference gap, also two of
+      its reference examples, as data in the topic hint).
+
+    Reference gaps (from ``compute_gaps(reference=...)``) are filled from what was stored with
+    them (centre, rim rows, keywords, examples); the reference file is not read again.
     """
     gap = get_gap(ws, gap_id)
     center = np.asarray(gap["center_embedding"], dtype=np.float32)
@@ -103,11 +206,23 @@ def fill_gap(ws: Workspace, gap_id: str, *, method: str, n: int = 3, seed: int =
     if method == "llm":
         order = np.argsort(-(rim_emb @ center))[:3]
         topic = ", ".join(gap.get("description") or [])  # Gap.to_dict stores keywords as a list
+        if gap.get("examples"):
+            # A reference gap: the missing territory is what the reference rows there are about.
+            # Their texts go to the LLM as data inside the topic hint, never as instructions.
+            shown = "; ".join(f'"{_one_line(t)}"' for t in gap["examples"][:2])
+            topic = f"{topic}; like these prompts from the reference: {shown}" if topic else shown
+            instruction = instruction or ("rewrite this prompt so that it is about the topic of "
+                                          "the reference prompts, keeping its style")
         return aug.llm_variations(
             [rim[int(i)] for i in order],
             instruction or "write a new prompt on a related but different topic",
             n=n, seed=seed, context=topic or None, extra=extra, progress=progress)
     raise InputError(f"method must be concepts, interpolate or llm, not {method!r}")
+
+
+def _one_line(text: str) -> str:
+    flat = " ".join(str(text).split()).replace('"', "'")
+    return flat if len(flat) <= MAX_EXAMPLE_CHARS else flat[:MAX_EXAMPLE_CHARS - 1] + "…"
 
 
 def diversity(ws: Workspace) -> dict[str, Any]:

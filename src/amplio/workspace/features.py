@@ -7,6 +7,7 @@ object the CLI, the server and notebooks hold.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from amplio.progress import Progress, silent
@@ -90,11 +91,19 @@ class FeaturesMixin:
         return self.augmenter.prompt_ideas(row_id, n=n, seed=seed)
 
     # -- gaps and reports ---------------------------------------------------------------------
-    def gaps(self, *, top: int = 10, seed: int = 0) -> list[dict[str, Any]]:
-        """Rank the empty spaces of the live rows (recomputed and stored on each call)."""
+    def gaps(self, *, top: int = 10, seed: int = 0, reference: str | Path | None = None,
+             reference_text_column: str | None = None, progress: Progress = silent) -> list[dict[str, Any]]:
+        """Rank the empty spaces of the live rows (recomputed and stored on each call).
+
+        With ``reference`` (a CSV/TSV/JSON/JSONL/Parquet file of prompts; text column
+        auto-detected unless ``reference_text_column`` is given): the regions the reference
+        covers and the live rows do not. Its embeddings are cached in the workspace by content
+        hash; each such gap also carries ``examples`` (reference texts) and ``reference``.
+        """
         from amplio.gaps.workspace import compute_gaps
 
-        return compute_gaps(self, top=top, seed=seed)  # type: ignore[arg-type]
+        return compute_gaps(self, top=top, seed=seed, reference=reference,  # type: ignore[arg-type]
+                            reference_text_column=reference_text_column, progress=progress)
 
     def fill_gap(self, gap_id: str, *, method: str, n: int = 3, seed: int = 0,
                  instruction: str | None = None, progress: Progress = silent) -> list[dict[str, Any]]:

@@ -1,0 +1,75 @@
+"""Workspace.gaps(reference=...): loading, caching and filling reference gaps."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import amplio
+from amplio.errors import InputError, NotFoundError
+
+
+@pytest.fixture
+def ws(dna_workspace_path: Path, tmp_path: Path, counting_encoder):  # noqa: ANN001, ANN201
+    shutil.copytree(dna_workspace_path, tmp_path / "dna.amplio")
+    workspace = amplio.Workspace.load(tmp_path / "dna.amplio", encoder=counting_encoder)
+    yield workspace
+    workspace.close()
+
+
+def test_reference_gaps_find_the_missing_topic_and_cache_it(ws, garden_reference_csv: Path) -> None:  # noqa: ANN001
+    stages: list[str] = []
+    found = ws.gaps(top=3, reference=garden_reference_csv, progress=lambda s, d, t: stages.append(s))
+    reference_texts = pd.read_csv(garden_reference_csv)["question"].tolist()
+    garden = set(reference_texts[-12:])  # the fixture puts the 12 gardening questions last
+    assert len(ws.encoder.texts) == len(reference_texts) and "embed" in stages
+    top = found[0]
+    assert sum(ex in garden for ex in top["examples"]) >= 4, top["examples"]
+    assert top["id"].startswith("refgap-") and top["reference"]["text_column"] == "question"
+    assert top["reference"]["rows"] == len(reference_texts)
+    live = set(ws.rows()["id"].tolist())
+    assert set(top["rim_rows"]) <= live and "center_embedding" not in top
+
+    # Second call: the embeddings come from the workspace, nothing is embedded again.
+    ws.encoder.calls.clear()
+    again = ws.gaps(top=3, reference=str(garden_reference_csv))
+    assert ws.encoder.calls == [] and [g["id"] for g in again] == [g["id"] for g in found]
+
+    # A changed file (new content hash) is embedded again.
+    changed = garden_reference_csv.parent / "changed.csv"
+    pd.DataFrame({"question": reference_texts + ["How do I graft a pear branch onto a quince?"]}).to_csv(
+        changed, index=False)
+    ws.gaps(top=3, reference=changed)
+    assert len(ws.encoder.texts) == len(reference_texts) + 1
+
+    # The plain finder is unchanged and replaces the stored list.
+    plain = ws.gaps(top=3)
+    assert plain and all(g["id"].startswith("gap-") and "examples" not in g for g in plain)
+
+
+def test_fill_a_reference_gap_with_the_llm(ws, garden_reference_csv: Path) -> None:  # noqa: ANN001
+    gap = ws.gaps(top=2, reference=garden_reference_csv)[0]
+    made = ws.fill_gap(gap["id"], method="llm", n=2)
+    assert 1 <= len(made) <= 2
+    for cand in made:
+        params = cand["params"] if isinstance(cand["params"], dict) else json.loads(cand["params"])
+        assert params["gap"] == gap["id"]
+        assert gap["examples"][0][:40].replace('"', "'") in params["context"]  # seeded with examples
+        assert set(cand["parents"]) <= set(gap["rim_rows"])
+
+
+def test_reference_errors(ws, garden_reference_csv: Path, tmp_path: Path) -> None:  # noqa: ANN001
+    with pytest.raises(InputError, match="no such reference file"):
+        ws.gaps(reference=tmp_path / "nope.csv")
+    with pytest.raises(InputError, match="'prompt' is not a column.*id, question"):
+        ws.gaps(reference=garden_reference_csv, reference_text_column="prompt")
+    empty = tmp_path / "empty.csv"
+    pd.DataFrame({"question": ["", "  "], "n": [1, 2]}).to_csv(empty, index=False)
+    with pytest.raises(InputError):
+        ws.gaps(reference=empty, reference_text_column="question")
+    with pytest.raises(NotFoundError):
+        ws.fill_gap("refgap-nope", method="llm")
