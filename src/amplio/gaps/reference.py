@@ -11,7 +11,10 @@ How it works:
    ``ratio(r) = log(d_k(r, dataset) / d_k(r, reference without r))`` with ``k = K``: the distance
    to its ``k``-th nearest dataset row over the distance to its ``k``-th nearest other reference
    row. Both distances are taken at the same point, so they compare like with like in 384-d
-   (absolute distances do not). The ratios are centred on their median over the reference
+   (absolute distances do not). The reference distance is floored at its median over the
+   reference (``FLOOR``): without the floor, families of near-duplicate reference rows (AdvBench
+   has twenty rewordings of "commit insider trading") have a reference distance near 0 and take
+   every top place; with it they count as ordinary filled territory. The ratios are centred on their median over the reference
    (``excess``), which absorbs the different sizes of the two sets: a reference row whose
    surroundings the dataset covers as well as it covers a typical reference row scores 0.
 2. **Regions.** Each reference row's excess is smoothed over itself and its ``SMOOTH - 1``
@@ -53,6 +56,7 @@ MIN_GROUP = 3  # fewest reference rows in a region
 RIM = 10  # dataset rows reported around a gap's centre
 EXAMPLES = 5  # reference texts kept per gap
 MAX_REFERENCE = 50_000
+FLOOR = 0.5  # the reference distance is floored at this quantile of its values (see step 1)
 CONTEXT = 0  # 0: centre the ratios on the reference-wide median; L > 0: on the median of each
 # row's L nearest reference rows (a local contrast; measured no better, see docs/gaps.md)  # larger references are a seeded sample of this many rows
 
@@ -97,6 +101,8 @@ def reference_stats(x: NDArray[np.float32], ref: NDArray[np.float32], *, k: int 
     near, ref_dist = knn(ref, ref, min(max(GROUP, kr, context), len(ref) - 1), exclude_self=True)
     dd = np.maximum(data_dist[:, kd - 1], 1e-6)
     rd = np.maximum(ref_dist[:, kr - 1], 1e-6)
+    if FLOOR > 0:
+        rd = np.maximum(rd, np.quantile(rd, FLOOR))
     ratio = np.log(dd / rd).astype(np.float32)
     if context > 0:
         centre = np.median(ratio[near[:, :context]], axis=1)
