@@ -220,20 +220,22 @@ def phrase_graft_variants(
 
 
 def _phrase_at(toks: Sequence[str], i: int) -> list[str] | None:
-    # The phrase opened by a preposition at ``i``, its last word without trailing punctuation.
+    # The whole phrase opened by a preposition at ``i``, its last word without trailing
+    # punctuation: it must end where the source's phrase ends (punctuation, the text's end, or
+    # the next preposition or clause), so no phrase is cut off mid-way ("by claiming you live").
     if word_key(toks[i]) not in _PREPOSITIONS or toks[i][-1:] in _PUNCT_END:
         return None
     words = [_split(toks[i])[1]]
-    for nxt in toks[i + 1 : i + 1 + _PHRASE_WORDS]:
-        if word_key(nxt) in _PREPOSITIONS or word_key(nxt) in _CLAUSE_OPENERS:
-            break
-        _, core, post = _split(nxt)  # an opening bracket or quote would be left unclosed
+    for j in range(i + 1, min(len(toks), i + 1 + _PHRASE_WORDS)):
+        _, core, post = _split(toks[j])  # an opening bracket or quote would be left unclosed
         words.append(core)
-        if post[-1:] in _PUNCT_END:
-            break
-    while len(words) > 1 and not _content(words[-1]):
-        words.pop()  # "for a" or "with the" is half a phrase
-    return words if len(words) >= 2 else None
+        ends = post[-1:] in _PUNCT_END or j + 1 == len(toks)
+        if not ends and word_key(toks[j + 1]) in _PREPOSITIONS | _CLAUSE_OPENERS:
+            ends = True
+        if ends:
+            # "for a" or "with the" is half a phrase.
+            return words if _content(words[-1]) else None
+    return None
 
 
 def _split(token: str) -> tuple[str, str, str]:
