@@ -264,8 +264,11 @@ def main() -> None:
             "processor": platform.processor() or platform.machine(),
             "python": platform.python_version(),
             "load_average_at_start": list(os.getloadavg()),
-            "note": "2 cores shared with other jobs; seconds are wall time, cpu_seconds this "
-                    "process's CPU time",
+            "note": os.environ.get(
+                "AMPLIO_BENCH_NOTE",
+                "seconds are wall time, cpu_seconds this process's CPU time; the load averages "
+                "at start and at each family's end show what else ran",
+            ),
         },
         "dataset": {
             "path": DATASET.name,
@@ -282,6 +285,7 @@ def main() -> None:
             "splice_rounds": decoder.splice_rounds,
             "splice_beam": decoder.splice_beam,
             "splice_limit": decoder.splice_limit,
+            "word_edits": decoder.word_edits,
             "n": args.n,
             "neighbours_k": 8,
         },
