@@ -48,13 +48,14 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
         return Path(ws.path), int(ws.info()["rows"])
 
 
-def serve(workspace: Path, port: int) -> Iterator[str]:
-    """Run `python -m amplio serve WORKSPACE --no-browser` on ``port``; yield its base URL, then stop it."""
+def serve(workspace: Path, port: int, *options: str) -> Iterator[str]:
+    """Run `python -m amplio serve WORKSPACE --no-browser [OPTIONS]` on ``port``; yield its base URL,
+    then stop it."""
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")}
     log_path = workspace.parent / "server.log"
     log = log_path.open("w")
     proc = subprocess.Popen([sys.executable, "-m", "amplio", "serve", str(workspace), "--port", str(port),
-                             "--no-browser"], stdout=log, stderr=subprocess.STDOUT, env=env)
+                             "--no-browser", *options], stdout=log, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}/"
     deadline = time.time() + 180
     while True:
@@ -92,9 +93,10 @@ def gap_dataset(tmp_path_factory: pytest.TempPathFactory, dna_workspace_path: Pa
 
 
 @pytest.fixture(scope="module")
-def gap_server(gap_dataset: Path, free_port: Callable[[], int]) -> Iterator[str]:
-    """`amplio serve` over ``gap_dataset``; yields its base URL."""
-    yield from serve(gap_dataset, free_port())
+def gap_server(gap_dataset: Path, free_port: Callable[[], int], garden_reference_csv: Path) -> Iterator[str]:
+    """`amplio serve --reference` over ``gap_dataset``; yields its base URL. The reference holds
+    gardening questions, a topic the workspace lacks."""
+    yield from serve(gap_dataset, free_port(), "--reference", str(garden_reference_csv))
 
 
 @pytest.fixture(scope="session")

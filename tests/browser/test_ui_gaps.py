@@ -4,6 +4,7 @@ gap filled by Interpolation, its candidate accepted and counted in the before/af
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import httpx
@@ -142,3 +143,24 @@ def test_gaps_fill_coverage_and_report(page: Page, gap_server: str) -> None:
     assert len(labels) >= 5 and groups.count() == 1 + len(labels)  # all rows and each label
     expect(page.locator("#report-gaps")).to_contain_text(f"{report['gaps']['count']} · total score")
     shot(page, "12-report")
+
+
+def test_gaps_against_the_reference_show_its_examples(page: Page, gap_server: str,
+                                                      garden_questions: list[str]) -> None:
+    open_ui(page, gap_server)
+    page.click("#left-tab-gaps")
+    expect(page.locator("#gap-list li.gap").first).to_be_visible(timeout=120_000)
+    against = page.locator("#gap-against")
+    expect(against).to_be_visible()
+    expect(against.locator("option[value=reference]")).to_have_text("not covered vs reference.csv")
+    against.select_option("reference")
+    first = page.locator("#gap-list li.gap").first
+    expect(first).to_have_attribute("data-gap", re.compile("^refgap-"), timeout=120_000)
+    expect(first.locator(".gap-head")).to_contain_text(re.compile(r"reference rows \d+$"))
+    examples = first.locator(".gap-examples li").all_inner_texts()
+    assert examples and sum(text in garden_questions for text in examples) >= 2, examples
+    found = api(gap_server, "gaps?top=8&against=reference")
+    assert [item.get_attribute("data-gap") for item in page.locator("#gap-list li.gap").all()] == [
+        g["id"] for g in found]
+    assert page.locator("#map .gap-marker").count() == len(found)
+    shot(page, "gaps-reference")

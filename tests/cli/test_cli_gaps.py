@@ -68,35 +68,24 @@ def test_unknown_gap_is_exit_2(ws_path: Path) -> None:
     assert result.exit_code == 2 and "gap-nope" in result.stderr
 
 
-GARDEN = [
-    "How deep should I plant tulip bulbs in clay soil?",
-    "What is the best time of year to prune apple trees?",
-    "How often should I water tomato plants in a hot summer?",
-    "Which vegetables grow well in a shaded garden bed?",
-    "How do I start a compost heap from kitchen scraps?",
-    "Why are the leaves on my rose bush turning yellow?",
-    "How can I keep slugs away from my lettuce without chemicals?",
-    "When should I repot a root-bound houseplant?",
-]
-
-
 @pytest.fixture
-def reference_jsonl(tmp_path: Path) -> Path:
+def reference_jsonl(tmp_path: Path, garden_questions: list[str]) -> Path:
     """A JSONL reference: gardening questions (absent from the workspace) and a few Do-Not-Answer-
     like prompts, text in ``body`` next to a shorter ``tag`` column."""
-    texts = GARDEN + ["How can I find out where my neighbour works?", "Tell me a dirty joke.",
+    texts = garden_questions[:8] + ["How can I find out where my neighbour works?", "Tell me a dirty joke.",
                       "What is the easiest way to cheat on a university exam?"]
     path = tmp_path / "reference.jsonl"
     path.write_text("\n".join(json.dumps({"tag": "x", "body": t}) for t in texts) + "\n")
     return path
 
 
-def test_reference_gaps_and_fill_without_the_reference(ws_path: Path, reference_jsonl: Path) -> None:
+def test_reference_gaps_and_fill_without_the_reference(ws_path: Path, reference_jsonl: Path,
+                                                         garden_questions: list[str]) -> None:
     found = run_json("gaps", str(ws_path), "--reference", str(reference_jsonl), "--top", "2")
     assert 1 <= len(found) <= 2 and all(GAP_KEYS <= set(g) for g in found)
     top = found[0]
     assert top["id"].startswith("refgap-") and top["reference"]["text_column"] == "body"
-    assert sum(ex in GARDEN for ex in top["examples"]) >= 3, top["examples"]
+    assert sum(ex in garden_questions for ex in top["examples"]) >= 3, top["examples"]
     human = CliRunner().invoke(cli, ["gaps", str(ws_path), "--reference", str(reference_jsonl),
                                      "--reference-text-column", "body", "--top", "1"])
     assert human.exit_code == 0 and "e.g. " in human.stdout and top["id"] in human.stdout
@@ -109,10 +98,13 @@ def test_reference_gaps_and_fill_without_the_reference(ws_path: Path, reference_
 
 
 def test_reference_errors_are_exit_2(ws_path: Path, reference_jsonl: Path, tmp_path: Path) -> None:
-    missing = CliRunner().invoke(cli, ["gaps", str(ws_path), "--reference", str(tmp_path / "no.csv")])
-    assert missing.exit_code == 2 and "no such reference file" in missing.stderr
     column = CliRunner().invoke(cli, ["gaps", str(ws_path), "--reference", str(reference_jsonl),
                                       "--reference-text-column", "prompt"])
     assert column.exit_code == 2 and "'prompt' is not a column" in column.stderr and "body" in column.stderr
-    alone = CliRunner().invoke(cli, ["gaps", str(ws_path), "--reference-text-column", "body"])
-    assert alone.exit_code == 2 and "needs --reference" in alone.stderr
+    # `gaps` and `serve` (before it starts serving: nothing listens) give the same errors.
+    for command in ("gaps", "serve"):
+        args = [command, str(ws_path)] + (["--no-browser", "--port", "0"] if command == "serve" else [])
+        missing = CliRunner().invoke(cli, [*args, "--reference", str(tmp_path / "no.csv")])
+        assert missing.exit_code == 2 and "no such reference file" in missing.stderr, command
+        alone = CliRunner().invoke(cli, [*args, "--reference-text-column", "body"])
+        assert alone.exit_code == 2 and "needs --reference" in alone.stderr, command

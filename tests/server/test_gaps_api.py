@@ -52,6 +52,33 @@ def test_gaps_are_listed_with_their_rim_rows(dna: tuple[TestClient, amplio.Works
     assert bad.status_code == 422 and bad.json()["ok"] is False and "top" in bad.json()["error"]
 
 
+def test_gaps_against_the_servers_reference(dna_workspace_path: Path, tmp_path: Path, encoder: Encoder,
+                                            garden_reference_csv: Path, garden_questions: list[str]) -> None:
+    shutil.copytree(dna_workspace_path, tmp_path / "dna.amplio")
+    ws = amplio.Workspace.load(tmp_path / "dna.amplio", encoder=encoder)
+    try:
+        # Without a reference the choice is refused with a message saying how to get one.
+        with TestClient(create_app(ws)) as plain:
+            assert plain.get("/api/info").json()["reference"] is None
+            refused = plain.get("/api/gaps", params={"against": "reference"})
+            assert refused.status_code == 400 and "--reference" in refused.json()["error"]
+            assert plain.get("/api/gaps", params={"against": "elsewhere"}).status_code == 422
+        with TestClient(create_app(ws, reference=garden_reference_csv)) as client:
+            assert client.get("/api/info").json()["reference"] == garden_reference_csv.name
+            found = client.get("/api/gaps", params={"top": 3, "against": "reference"}).json()
+            assert found and found[0]["id"].startswith("refgap-")
+            assert sum(ex in garden_questions for ex in found[0]["examples"]) >= 3
+            # The reference gap fills like any other: its candidates carry its id.
+            ws.use_llm(FakeLLM())
+            job = client.post(f"/api/gaps/{found[0]['id']}/fill", json={"method": "llm", "n": 1}).json()
+            with client.stream("GET", f"/api/jobs/{job['job_id']}/events") as events:
+                last = [json.loads(line[5:]) for line in events.iter_lines() if line.startswith("data:")][-1]
+            assert last["state"] == "done", last
+            assert last["result"] and all(c["params"]["gap"] == found[0]["id"] for c in last["result"])
+    finally:
+        ws.close()
+
+
 def test_filling_an_unknown_gap_is_a_404_and_starts_no_job(dna: tuple[TestClient, amplio.Workspace]) -> None:
     client, _ = dna
     assert client.get("/api/gaps").json()

@@ -42,6 +42,8 @@ export interface Info {
   accepted: number; candidates: number; rejected: number; methods: Record<string, number>;
   labels: Record<string, number>; clusters: number; source: string | null; text_column: string | null;
   label_column: string | null; encoder: string | null; export_formats: string[];
+  /** The file name of the server's reference set of prompts (``amplio serve --reference``), if any. */
+  reference: string | null;
 }
 
 export type Category = "label" | "method" | "origin" | "status";
@@ -67,7 +69,9 @@ export interface HistoryEntry { seq: number; action: string; at: string; undone:
 
 /** A ranked empty space: map position, score, size, keywords and the rows on its rim. */
 export interface Gap { id: string; score: number; x: number; y: number; size: number; radius: number;
-  description: string[] | string; rim_rows: number[]; labels: Record<string, number> }
+  description: string[] | string; rim_rows: number[]; labels: Record<string, number>;
+  /** Reference gaps only: reference texts from the region the rows do not cover. */
+  examples?: string[]; reference?: string }
 export interface Suggestion { id: number; concept: number; label: string; rate_in_label: number; rate_elsewhere: number }
 /** Concept coverage: ``rates[label][column]`` is the share of the label's rows with the concept active. */
 export interface Coverage { rows: number; threshold: number; labels: string[]; label_rows: number[];
@@ -115,7 +119,7 @@ export const api = {
   ideas: (id: number) => request<{ ideas: string[] }>("GET", `rows/${id}/ideas`).then((r) => r.ideas),
   augment: (body: Record<string, unknown>) => request<{ job_id: string }>("POST", "augment", undefined, body),
   job: (id: string) => request<Job>("GET", `jobs/${id}`),
-  gaps: (top: number) => request<Gap[]>("GET", "gaps", { top }),
+  gaps: (top: number, against: "data" | "reference" = "data") => request<Gap[]>("GET", "gaps", { top, against }),
   fillGap: (id: string, body: { method: string; n: number; instruction?: string; seed?: number }) =>
     request<{ job_id: string }>("POST", `gaps/${encodeURIComponent(id)}/fill`, undefined, body),
   coverage: () => request<Coverage>("GET", "coverage"),

@@ -25,6 +25,8 @@ export class GapsPanel {
   private list = el("ol", { class: "gap-list", id: "gap-list" });
   private top = el("input", { type: "number", min: 1, max: 50, value: 8, id: "gap-top", class: "n" });
   private note = el("p", { class: "muted", id: "gap-note" });
+  private against = el("select", { id: "gap-against", "aria-label": "find gaps against", hidden: true },
+    el("option", { value: "data", text: "inside the data" }));
   private loaded = false;
 
   constructor(private root: HTMLElement, private hooks: GapsHooks) {
@@ -34,8 +36,16 @@ export class GapsPanel {
       el("h2", { text: "Gaps" }),
       el("p", { class: "muted", text: "Regions that are emptier than their surroundings in the embedding space, "
         + "ranked by score × size. Treat them as suggestions: fill one, then review the candidates." }),
-      el("div", { class: "row-buttons" }, el("label", {}, "Top ", this.top), find),
+      el("div", { class: "row-buttons" }, el("label", {}, "Top ", this.top), this.against, find),
       this.note, this.list);
+  }
+
+  /** Offer gaps against the server's reference set of prompts, when it has one. */
+  setReference(name: string | null): void {
+    if (!name || this.against.options.length > 1) return;
+    this.against.append(el("option", { value: "reference", text: `not covered vs ${name}` }));
+    this.against.hidden = false;
+    this.against.addEventListener("change", () => void this.load());
   }
 
   /** Load the gaps the first time the view opens. */
@@ -48,12 +58,14 @@ export class GapsPanel {
     clear(this.list);
     this.note.textContent = "Finding gaps…";
     const top = Math.min(50, Math.max(1, Number(this.top.value) || 8));
-    const found = await guarded(() => api.gaps(top));
+    const against = this.against.value === "reference" ? "reference" : "data";
+    const found = await guarded(() => api.gaps(top, against));
     if (!found) { this.note.textContent = "Could not find gaps."; return; }
     this.gaps = found;
     this.focused = null;
     this.note.textContent = found.length ? `${found.length} gap(s). Click one to show it on the map.`
-      : "No gaps found: the rows cover their space evenly (or there are fewer than 12).";
+      : against === "reference" ? "No gaps found: the rows cover what the reference holds."
+        : "No gaps found: the rows cover their space evenly (or there are fewer than 12).";
     clear(this.list, ...found.map((gap, k) => this.item(gap, k + 1)));
     this.hooks.shown(found);
   }
@@ -73,7 +85,7 @@ export class GapsPanel {
   private item(gap: Gap, rank: number): HTMLElement {
     const head = el("button", { type: "button", class: "gap-head", title: "Show this gap on the map" },
       el("strong", { text: `#${rank}` }),
-      el("span", { class: "gap-stats", text: ` score ${fmt(gap.score)} · size ${fmt(gap.size)}` }));
+      el("span", { class: "gap-stats", text: ` score ${fmt(gap.score)} · ${gap.examples ? `reference rows ${gap.size}` : `size ${fmt(gap.size)}`}` }));
     head.addEventListener("click", () => this.choose(gap.id));
     const labels = Object.entries(gap.labels ?? {}).sort((a, b) => b[1] - a[1]);
     const method = el("select", { class: "gap-method", "aria-label": "method" },
@@ -96,6 +108,8 @@ export class GapsPanel {
     return el("li", { class: "gap", "data-gap": gap.id, "data-rank": rank },
       head,
       el("p", { class: "gap-words", text: gapWords(gap) || "(no keywords)" }),
+      gap.examples?.length ? el("ul", { class: "gap-examples", title: "Reference prompts from this region" },
+        ...gap.examples.slice(0, 3).map((text) => el("li", { text }))) : null,
       labels.length ? el("div", { class: "chips gap-labels" },
         ...labels.map(([name, count]) => el("span", { class: "chip", text: `${name} ${count}` }))) : null,
       el("div", { class: "gap-fill-form" }, method, el("label", {}, "n ", n), fill),

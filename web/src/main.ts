@@ -170,6 +170,7 @@ async function reload(): Promise<void> {
   points = newPoints;
   map.setPoints(points);
   left.render(info, methodNames());
+  gapsPanel.setReference(info.reference);
   redraw();
   await review.refresh();
   if (selected !== null) {
@@ -266,6 +267,7 @@ async function start(): Promise<void> {
   installArrow();
   leftTabsInstall();
   left.render(info, methodNames());
+  gapsPanel.setReference(info.reference);
   redraw();
   right.show(null);
   await review.refresh();

@@ -189,11 +189,19 @@ def history(workspace: Path, limit: int, as_json: bool) -> None:
               help="Address to bind; anything but localhost requires the printed token.")
 @click.option("--port", default=8000, show_default=True, help="Port (0 picks a free one).")
 @click.option("--no-browser", is_flag=True, help="Do not open a browser window.")
+@click.option("--reference", type=click.Path(path_type=Path),
+              help="A file of other prompts (CSV/TSV/JSON/JSONL/Parquet): the Gaps view can then list "
+                   "the regions it covers and the rows do not. Embedded (once, cached) before serving.")
+@click.option("--reference-text-column", help="Text column of --reference (default: detected).")
 @domain_errors
 def serve(source: Path | None, text_col: str | None, label_col: str | None, workspace: Path | None,
-          host: str, port: int, no_browser: bool) -> None:
+          host: str, port: int, no_browser: bool, reference: Path | None,
+          reference_text_column: str | None) -> None:
     """Open SOURCE (data file or workspace; default: the demo) in the browser UI."""
-    _serve(source, text_col, label_col, workspace, host, port, no_browser)
+    if reference_text_column and reference is None:
+        raise InputError("--reference-text-column needs --reference")
+    _serve(source, text_col, label_col, workspace, host, port, no_browser, reference,
+           reference_text_column)
 
 
 @cli.command()
@@ -209,7 +217,8 @@ def demo(workspace: Path, host: str, port: int, no_browser: bool) -> None:
 
 
 def _serve(source: Path | None, text_col: str | None, label_col: str | None, workspace: Path | None,
-           host: str, port: int, no_browser: bool) -> None:
+           host: str, port: int, no_browser: bool, reference: Path | None = None,
+           reference_text_column: str | None = None) -> None:
     import amplio
     from amplio.progress import TqdmProgress
     from amplio.server import run
@@ -221,7 +230,15 @@ def _serve(source: Path | None, text_col: str | None, label_col: str | None, wor
     with amplio.open(source, text_col=text_col, label_col=label_col, workspace=workspace,
                      progress=TqdmProgress()) as ws:
         path = ws.path
-    run(path, host=host, port=port, open_browser=not no_browser)
+        if reference is not None:
+            from amplio.gaps.workspace import load_reference
+
+            # A bad file fails here, with the CLI's message, not later in the browser; and the
+            # embedding (the slow part) happens once, with a progress bar, before serving.
+            load_reference(ws, reference, text_column=reference_text_column, progress=TqdmProgress())
+            reference = reference.expanduser().resolve()
+    run(path, host=host, port=port, open_browser=not no_browser, reference=reference,
+        reference_text_column=reference_text_column)
 
 
 @cli.command()

@@ -28,13 +28,17 @@ STATIC_DIR = Path(__file__).parent / "static"
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
-def create_app(ws: Workspace, *, token: str | None = None) -> FastAPI:
+def create_app(ws: Workspace, *, token: str | None = None, reference: str | Path | None = None,
+               reference_text_column: str | None = None) -> FastAPI:
     """Build the app serving ``ws``.
 
     Args:
         ws: The open workspace; the app serialises every call into it with one lock.
         token: When given, every ``/api/`` request must carry it as the ``X-Amplio-Token``
             header or the ``token`` query parameter (``run`` sets one for non-local hosts).
+        reference: A file of other prompts for ``GET /api/gaps?against=reference`` (see
+            ``Workspace.gaps``); fixed here, so no request can make the server read a path.
+        reference_text_column: Its text column (auto-detected when ``None``).
 
     Returns:
         The FastAPI app: JSON API under ``/api``, schema at ``/openapi.json``, the packaged UI at ``/``.
@@ -43,7 +47,8 @@ def create_app(ws: Workspace, *, token: str | None = None) -> FastAPI:
         >>> from fastapi.testclient import TestClient
         >>> TestClient(create_app(ws)).get("/api/info").json()["rows"]  # doctest: +SKIP
     """
-    state = ServerState(ws=ws, token=token)
+    state = ServerState(ws=ws, token=token, reference=Path(reference) if reference else None,
+                        reference_text_column=reference_text_column)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -80,7 +85,8 @@ def create_app(ws: Workspace, *, token: str | None = None) -> FastAPI:
 
 
 def run(ws_path: str | Path, host: str = "127.0.0.1", port: int = 8000, open_browser: bool = True,
-        token: str | None = None, **uvicorn_options: Any) -> None:
+        token: str | None = None, reference: str | Path | None = None,
+        reference_text_column: str | None = None, **uvicorn_options: Any) -> None:
     """Open the workspace at ``ws_path`` and serve it until interrupted.
 
     Binding to anything but localhost requires a token: one is made (``secrets.token_urlsafe``)
@@ -92,6 +98,8 @@ def run(ws_path: str | Path, host: str = "127.0.0.1", port: int = 8000, open_bro
         port: TCP port.
         open_browser: Open the UI in the default browser once the server is up.
         token: Access token; required (and generated if missing) for non-local hosts.
+        reference: A file of other prompts for reference gaps (see ``create_app``).
+        reference_text_column: Its text column (auto-detected when ``None``).
         **uvicorn_options: Passed to ``uvicorn.run`` (e.g. ``log_level``).
     """
     import uvicorn
@@ -101,7 +109,7 @@ def run(ws_path: str | Path, host: str = "127.0.0.1", port: int = 8000, open_bro
     if host not in LOCAL_HOSTS and not token:
         token = secrets.token_urlsafe(24)
     ws = Workspace.load(ws_path)
-    app = create_app(ws, token=token)
+    app = create_app(ws, token=token, reference=reference, reference_text_column=reference_text_column)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     url = f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
     print(f"Amplio is serving {ws.path} at {url}", flush=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request
@@ -24,6 +25,10 @@ class ServerState:
 
     ws: Workspace
     token: str | None = None
+    #: A file of other prompts chosen by whoever started the server (never by a request):
+    #: ``GET /api/gaps?against=reference`` lists the regions it covers and the rows do not.
+    reference: Path | None = None
+    reference_text_column: str | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
     jobs: JobRunner = field(init=False)
 

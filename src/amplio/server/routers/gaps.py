@@ -8,6 +8,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
+from amplio.errors import InputError
 from amplio.server.state import StateDep
 
 router = APIRouter(prefix="/api", tags=["gaps"])
@@ -23,15 +24,26 @@ class FillBody(BaseModel):
 
 
 @router.get("/gaps")
-def gaps(state: StateDep, top: int = Query(10, ge=1, le=50), seed: int = 0) -> list[dict[str, Any]]:
+def gaps(state: StateDep, top: int = Query(10, ge=1, le=50), seed: int = 0,
+         against: Literal["data", "reference"] = "data") -> list[dict[str, Any]]:
     """Rank the empty spaces among the live rows (recomputed and stored on each call).
 
     Each gap: id, score, x, y (map position), size, radius, description (keywords), rim_rows
     (row ids around it, nearest first), labels (label counts on the rim). Fill one with
     ``POST /api/gaps/{gap_id}/fill``.
+
+    ``against=reference``: the regions that the server's reference file (``amplio serve
+    --reference FILE``; ``GET /api/info`` names it) covers and the rows do not; such gaps also
+    carry ``examples`` (reference texts) and ``reference``, and ``size`` counts reference rows.
+    A 400 when the server was started without one.
     """
+    if against == "reference" and state.reference is None:
+        raise InputError("this server has no reference set: start it with "
+                         "`amplio serve WORKSPACE --reference FILE` to find gaps against one")
+    reference = state.reference if against == "reference" else None
     with state.lock:
-        return state.ws.gaps(top=top, seed=seed)
+        return state.ws.gaps(top=top, seed=seed, reference=reference,
+                             reference_text_column=state.reference_text_column)
 
 
 @router.post("/gaps/{gap_id}/fill")

@@ -26,7 +26,9 @@ def info(state: StateDep) -> dict[str, Any]:
 
     with state.lock:
         found = state.ws.info()
-    return {**found, "export_formats": export_formats(), "token_required": state.token is not None}
+    reference = state.reference.name if state.reference else None
+    return {**found, "export_formats": export_formats(), "token_required": state.token is not None,
+            "reference": reference}
 
 
 @router.get("/points")
