@@ -137,7 +137,8 @@ def _train(
     progress: Progress,
 ) -> SaeWeights:
     generator = torch.Generator().manual_seed(seed)
-    x_all = torch.from_numpy(data)
+    # Embeddings read back from the store are read-only; torch only reads them, but warns.
+    x_all = torch.from_numpy(data if data.flags.writeable else data.copy())
     n_rows, dim = x_all.shape
     k_aux = min(max(dim // 2, k), n_features)
 

@@ -207,10 +207,13 @@ class LLMInversionDecoder:
             texts, embs, goal, vocabulary=vocabulary, bigrams=attested_bigrams(local),
             embed=self.encoder.encode, limit=self.word_edits,
         )
+        # Grafts go onto rows and parents only: grafting onto a grafted text stacks phrases
+        # ("...a cookie policy at baccarat in Cairo on how to win").
+        rows = [c for c in seeds.values() if not c.generated]
         phrases = phrase_graft_variants(
-            texts, embs, goal, vocabulary=vocabulary, embed=self.encoder.encode,
-            limit=self.word_edits // 2,
-        )
+            [c.text for c in rows], np.stack([c.embedding for c in rows]), goal,
+            vocabulary=vocabulary, embed=self.encoder.encode, limit=self.word_edits // 2,
+        ) if rows else []
         return _dedupe_texts(phrases + words)[: self.word_edits]
 
     def _edits(

@@ -164,6 +164,7 @@ def phrase_graft_variants(
     vocabulary: Sequence[str],
     embed: Embed,
     phrases_per_text: int = 8,
+    similar: float = 0.33,
     limit: int = 60,
 ) -> list[str]:
     """Texts with a prepositional phrase from ``vocabulary`` grafted onto a clause's end.
@@ -171,9 +172,11 @@ def phrase_graft_variants(
     A concept that is not one word ("common household items") comes as a phrase: "using common
     household items" from a donor row, added at the end of a clause of the text ("...in Guam
     using common household items."), or in place of the text's own phrase with the same
-    preposition ("in Guam" -> "in Lagos, Nigeria"). Phrases run from a preposition for up to
-    four words, stopping at punctuation or the next preposition; those pointing most toward
-    ``goal`` are tried.
+    preposition ("in Guam" -> "in Lagos, Nigeria") when the two phrases are of the same kind
+    (the encoder's cosine between them is at least ``similar``: "in the United States" is not
+    swapped for "in getting involved with trafficking"). Phrases run from a preposition to the
+    end of the source's phrase, at most five words; those pointing most toward ``goal`` are
+    tried.
     """
     phrases: dict[str, list[str]] = {}
     for text in vocabulary:
@@ -186,14 +189,20 @@ def phrase_graft_variants(
     if not phrases or not len(texts):
         return []
     listed = [phrases[k] for k in sorted(phrases)]
-    vectors = embed([" ".join(p) for p in listed])
+    token_lists = [t.split() for t in texts]
+    owned = sorted({" ".join(own[1:]) for toks in token_lists for i in range(len(toks))
+                    if (own := _phrase_at(toks, i))})
+    # Kinds compare the phrases without their shared preposition ("the United States" with
+    # "Southern Europe"): the same leading word alone makes any two phrases look alike.
+    everything = embed([" ".join(p) for p in listed] + [" ".join(p[1:]) for p in listed] + owned)
+    vectors, bodies = everything[: len(listed)], everything[len(listed) : 2 * len(listed)]
+    own_vectors = dict(zip(owned, everything[2 * len(listed) :], strict=True))
     per_text: list[list[tuple[float, str]]] = []
     seen = {" ".join(t.split()) for t in texts}
-    for text, emb in zip(texts, embeddings, strict=True):
+    for toks, emb in zip(token_lists, embeddings, strict=True):
         scored: list[tuple[float, str]] = []
         per_text.append(scored)
         gain = vectors @ (np.asarray(goal, dtype=np.float32) - emb)
-        toks = text.split()
         leads = [word_key(t) for t in toks]
         ends = [i for i, t in enumerate(toks) if t[-1:] in _SENTENCE_END or i == len(toks) - 1]
         for j in np.argsort(-gain, kind="stable")[:phrases_per_text]:
@@ -211,7 +220,7 @@ def phrase_graft_variants(
                                            phrase[-1] + post, *toks[end + 1 :]])
             for i, key in enumerate(leads):
                 own = _phrase_at(toks, i) if key == lead else None
-                if own:
+                if own and float(own_vectors[" ".join(own[1:])] @ bodies[j]) >= similar:
                     stop = i + len(own)
                     tail = _split(toks[stop - 1])[2]
                     _add(scored, seen, value, [*toks[:i], *phrase[:-1], phrase[-1] + tail,
