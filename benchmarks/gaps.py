@@ -69,7 +69,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -262,12 +262,21 @@ def fill_effect(gaps: list[Gap], rest: np.ndarray, removed: np.ndarray, per_gap:
     return out
 
 
-def summarise(trials: list[dict]) -> dict:
-    summary: dict = {}
+def _families(trials: list[dict]) -> Iterator[tuple[str, list[dict]]]:
+    # Each removal family, then all trials together; families without trials are skipped.
     for kind in ("cluster", "label", "ball", "all"):
         chosen = [t for t in trials if kind == "all" or t["region"].startswith(kind)]
-        if not chosen:
-            continue
+        if chosen:
+            yield kind, chosen
+
+
+def _mean_hit(items: list[dict], key: str, rule: str) -> float | None:
+    return round(float(np.mean([t[key][rule] for t in items])), 3) if items else None
+
+
+def summarise(trials: list[dict]) -> dict:
+    summary: dict = {}
+    for kind, chosen in _families(trials):
         enclosed = [t for t in chosen if t["enclosed"]]
         summary[kind] = {
             "trials": len(chosen), "enclosed": len(enclosed),
@@ -275,11 +284,10 @@ def summarise(trials: list[dict]) -> dict:
         }
         for rule in RULES:
             summary[kind][rule] = {
-                "recall_at_5": round(float(np.mean([t["finder"][rule] for t in chosen])), 3),
-                "baseline_random_support_points": round(float(np.mean([t["baseline"][rule] for t in chosen])), 3),
-                "control_finder_on_full_data": round(float(np.mean([t["control_full_data"][rule] for t in chosen])), 3),
-                "recall_at_5_enclosed_only": (round(float(np.mean([t["finder"][rule] for t in enclosed])), 3)
-                                              if enclosed else None),
+                "recall_at_5": _mean_hit(chosen, "finder", rule),
+                "baseline_random_support_points": _mean_hit(chosen, "baseline", rule),
+                "control_finder_on_full_data": _mean_hit(chosen, "control_full_data", rule),
+                "recall_at_5_enclosed_only": _mean_hit(enclosed, "finder", rule),
             }
         fills = [t["fill"] for t in chosen]
         for method in FILL_METHODS:
@@ -403,28 +411,21 @@ def run_reference_dataset(name: str, args: argparse.Namespace) -> dict:
 
 def summarise_reference(trials: list[dict]) -> dict:
     summary: dict = {}
-    for kind in ("cluster", "label", "ball", "all"):
-        chosen = [t for t in trials if kind == "all" or t["region"].startswith(kind)]
-        if not chosen:
-            continue
+    for kind, chosen in _families(trials):
         covered = [t for t in chosen if t["covered"]]
         summary[kind] = {
             "trials": len(chosen), "covered": len(covered),
             "reference_rows_inside_median": float(np.median([t["reference_rows_inside"] for t in chosen])),
             "seconds_mean": round(float(np.mean([t["seconds"] for t in chosen])), 2),
         }
-
-        def mean(items: list[dict], key: str, rule: str) -> float | None:
-            return round(float(np.mean([t[key][rule] for t in items])), 3) if items else None
-
         for rule in RULES:
             summary[kind][rule] = {
-                "recall_at_5": mean(chosen, "finder", rule),
-                "baseline_random_support_points": mean(chosen, "baseline", rule),
-                "baseline_random_reference_regions": mean(chosen, "baseline_random_reference_regions", rule),
-                "control_finder_on_full_data": mean(chosen, "control_full_data", rule),
-                "recall_at_5_covered_only": mean(covered, "finder", rule),
-                "control_covered_only": mean(covered, "control_full_data", rule),
+                "recall_at_5": _mean_hit(chosen, "finder", rule),
+                "baseline_random_support_points": _mean_hit(chosen, "baseline", rule),
+                "baseline_random_reference_regions": _mean_hit(chosen, "baseline_random_reference_regions", rule),
+                "control_finder_on_full_data": _mean_hit(chosen, "control_full_data", rule),
+                "recall_at_5_covered_only": _mean_hit(covered, "finder", rule),
+                "control_covered_only": _mean_hit(covered, "control_full_data", rule),
             }
     return summary
 

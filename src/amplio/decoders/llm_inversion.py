@@ -152,6 +152,7 @@ class LLMInversionDecoder:
         # Budget tokens by the neighbours' length: most time goes to generating tokens.
         longest = max(len(quality.words(c.text)) for c in pool)
         max_tokens = max(12, min(self.max_tokens, int(1.5 * longest) + 8))
+        nearby = _nearby_bigrams(goal, context) if self.word_edits else frozenset()
         for r in range(self.rounds):
             examples = self._examples(pool, list(found.values()), first=r == 0, context=context)
             prompt = build_prompt([c.text for c in examples])
@@ -178,7 +179,7 @@ class LLMInversionDecoder:
                 wide = splice_variants(beam, rng=rng, limit=self.splice_limit)
                 score(_dedupe_texts(near + wide)[: self.splice_limit])
             if self.word_edits:
-                score(self._word_edits(goal, pool, list(found.values()), context))
+                score(self._word_edits(goal, pool, list(found.values()), context, nearby))
         return self._select(list(found.values()), n)
 
     def _word_edits(
@@ -187,6 +188,7 @@ class LLMInversionDecoder:
         pool: list[_Candidate],
         found: list[_Candidate],
         context: DecodeContext,
+        nearby_bigrams: frozenset[tuple[str, str]],
     ) -> list[str]:
         parent_keys = {quality.normalise_text(p) for p in context.parent_texts}
         best = self._usable(pool, found)[: max(1, self.splice_beam // 2)]
@@ -194,17 +196,11 @@ class LLMInversionDecoder:
         # Words come from what the target is made of: donors, parents, neighbours, best so far.
         vocabulary = list(context.parent_texts) + list(context.donor_texts)
         vocabulary += [c.text for c in pool] + [c.text for c in best]
-        local = list(vocabulary)
-        if context.reference_embeddings is not None and len(context.reference_texts):
-            # The rows around the target attest which word may follow which: the language of
-            # this part of the dataset, at a cost that does not grow with the workspace.
-            sims = context.reference_embeddings @ goal
-            near = np.argsort(-sims, kind="stable")[:_ATTESTING_ROWS]
-            local += [context.reference_texts[i] for i in near]
         texts = [c.text for c in seeds.values()]
         embs = np.stack([c.embedding for c in seeds.values()])
         words = word_edit_variants(
-            texts, embs, goal, vocabulary=vocabulary, bigrams=attested_bigrams(local),
+            texts, embs, goal, vocabulary=vocabulary,
+            bigrams=nearby_bigrams | attested_bigrams(vocabulary),
             embed=self.encoder.encode, limit=self.word_edits,
         )
         # Grafts go onto rows and parents only: grafting onto a grafted text stacks phrases
@@ -316,6 +312,16 @@ class LLMInversionDecoder:
         for c in spare[: n - len(out)]:
             out.append(_decoded(c, [quality.DUPLICATE_OUTPUT]))
         return out
+
+
+def _nearby_bigrams(goal: NDArray[np.float32], context: DecodeContext) -> frozenset[tuple[str, str]]:
+    # The rows around the target attest which word may follow which: the language of this part
+    # of the dataset, at a cost that does not grow with the workspace. Once per target.
+    if context.reference_embeddings is None or not len(context.reference_texts):
+        return frozenset()
+    sims = context.reference_embeddings @ goal
+    near = np.argsort(-sims, kind="stable")[:_ATTESTING_ROWS]
+    return attested_bigrams(context.reference_texts[i] for i in near)
 
 
 def build_prompt(examples: Sequence[str]) -> str:

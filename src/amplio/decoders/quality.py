@@ -12,6 +12,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import combinations, product
 
 import numpy as np
 from numpy.typing import NDArray
@@ -119,12 +120,10 @@ def concatenation_of(
             ]
             if hits:
                 covered.append(hits)
-        for x, first in enumerate(covered):
-            for second in covered[x + 1 :]:
-                for a in first:
-                    for b in second:
-                        if normalise_text(rows[a]) != normalise_text(rows[b]):
-                            return (min(a, b), max(a, b))
+        for first, second in combinations(covered, 2):
+            for a, b in product(first, second):
+                if normalise_text(rows[a]) != normalise_text(rows[b]):
+                    return (min(a, b), max(a, b))
     return None
 
 
