@@ -153,7 +153,9 @@ def test_gaps_against_the_reference_show_its_examples(page: Page, gap_server: st
     against = page.locator("#gap-against")
     expect(against).to_be_visible()
     expect(against.locator("option[value=reference]")).to_have_text("not covered vs reference.csv")
+    expect(page.locator("#gap-intro")).to_contain_text("emptier than their surroundings")
     against.select_option("reference")
+    expect(page.locator("#gap-intro")).to_contain_text("the reference prompts cover and the rows do not")
     first = page.locator("#gap-list li.gap").first
     expect(first).to_have_attribute("data-gap", re.compile("^refgap-"), timeout=120_000)
     expect(first.locator(".gap-head")).to_contain_text(re.compile(r"reference rows \d+$"))

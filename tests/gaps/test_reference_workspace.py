@@ -90,7 +90,12 @@ def test_the_bundled_reference_shows_what_other_sets_cover(ws) -> None:  # noqa:
 
 
 def test_the_bundled_reference_file_keeps_its_attribution() -> None:
-    from amplio.data.reference import BUNDLED, bundled_reference_path, reference_name, resolve_reference
+    from amplio.data.reference import (
+        BUNDLED,
+        bundled_reference_path,
+        reference_name,
+        resolve_reference,
+    )
 
     path = bundled_reference_path()
     frame = pd.read_csv(path)

@@ -15,6 +15,14 @@ export interface GapsHooks {
 
 const METHODS: [string, string][] = [["interpolate", "Interpolation"], ["concepts", "Concepts"], ["llm", "LLM"]];
 
+const INTRO = {
+  data: "Regions that are emptier than their surroundings in the embedding space, ranked by how much "
+    + "emptier. Treat them as suggestions: fill one, then review the candidates.",
+  reference: "Regions that the reference prompts cover and the rows do not, ranked by how much farther "
+    + "the rows are than the reference there, weighted by the region's size. Fill one to bring its "
+    + "topic in, then review the candidates.",
+};
+
 export function gapWords(gap: Gap): string {
   return Array.isArray(gap.description) ? gap.description.join(", ") : String(gap.description ?? "");
 }
@@ -25,6 +33,7 @@ export class GapsPanel {
   private list = el("ol", { class: "gap-list", id: "gap-list" });
   private top = el("input", { type: "number", min: 1, max: 50, value: 8, id: "gap-top", class: "n" });
   private note = el("p", { class: "muted", id: "gap-note" });
+  private intro = el("p", { class: "muted", id: "gap-intro", text: INTRO.data });
   private against = el("select", { id: "gap-against", "aria-label": "find gaps against", hidden: true },
     el("option", { value: "data", text: "inside the data" }));
   private loaded = false;
@@ -34,8 +43,7 @@ export class GapsPanel {
     find.addEventListener("click", () => void this.load());
     clear(root,
       el("h2", { text: "Gaps" }),
-      el("p", { class: "muted", text: "Regions that are emptier than their surroundings in the embedding space, "
-        + "ranked by score × size. Treat them as suggestions: fill one, then review the candidates." }),
+      this.intro,
       el("div", { class: "row-buttons" }, el("label", {}, "Top ", this.top), this.against, find),
       this.note, this.list);
   }
@@ -59,6 +67,7 @@ export class GapsPanel {
     this.note.textContent = "Finding gaps…";
     const top = Math.min(50, Math.max(1, Number(this.top.value) || 8));
     const against = this.against.value === "reference" ? "reference" : "data";
+    this.intro.textContent = INTRO[against];
     const found = await guarded(() => api.gaps(top, against));
     if (!found) { this.note.textContent = "Could not find gaps."; return; }
     this.gaps = found;

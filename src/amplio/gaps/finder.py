@@ -292,17 +292,10 @@ def _build(x: NDArray[np.float32], xy: NDArray[np.float64], centres: NDArray[np.
            stats: CentreStats, chosen: list[int], labels: Sequence[str | None] | None,
            project: Projector | None) -> list[Gap]:
     picked = centres[chosen]
-    if project is not None:
-        positions = np.asarray(project(picked), dtype=np.float64)
-        if positions.shape != (len(chosen), 2):
-            raise InputError(f"project returned shape {positions.shape}, expected ({len(chosen)}, 2)")
-    else:
-        weights = 1.0 / np.maximum(stats.rim_dist[chosen], 1e-6)
-        positions = (weights[:, :, None] * xy[stats.rim[chosen]]).sum(1) / weights.sum(1)[:, None]
+    positions = map_positions(picked, xy, stats.rim[chosen], stats.rim_dist[chosen], project)
     gaps = []
     for slot, i in enumerate(chosen):
         rim = [int(r) for r in stats.rim[i]]
-        counts = Counter(str(labels[r]) for r in rim if labels is not None and _has_label(labels[r]))
         digest = hashlib.sha1(",".join(map(str, sorted(rim))).encode()).hexdigest()[:10]
         gaps.append(Gap(
             id=f"gap-{digest}",
@@ -313,14 +306,32 @@ def _build(x: NDArray[np.float32], xy: NDArray[np.float64], centres: NDArray[np.
             y=float(positions[slot, 1]),
             radius=float(stats.radius[i]),
             rim_rows=rim,
-            labels=dict(sorted(counts.items(), key=lambda item: (-item[1], item[0]))),
+            labels=label_counts(labels, rim),
         ))
     return gaps
 
 
-def _has_label(value: object) -> bool:
+def map_positions(centres: NDArray[np.float32], xy: NDArray[np.floating], rim: NDArray[np.int64],
+                  rim_dist: NDArray[np.float32], project: Projector | None) -> NDArray[np.float64]:
+    """Map positions of gap centres: ``project`` them, or else the rim rows' positions weighted
+    by inverse distance to the centre."""
+    if project is not None:
+        positions = np.asarray(project(centres), dtype=np.float64)
+        if positions.shape != (len(centres), 2):
+            raise InputError(f"project returned shape {positions.shape}, expected ({len(centres)}, 2)")
+        return positions
+    weights = 1.0 / np.maximum(rim_dist, 1e-6)
+    return (weights[:, :, None] * np.asarray(xy, dtype=np.float64)[rim]).sum(1) / weights.sum(1)[:, None]
+
+
+def label_counts(labels: Sequence[str | None] | None, rows: Sequence[int]) -> dict[str, int]:
+    """How often each label occurs on ``rows``, most frequent first (missing labels skipped)."""
+    if labels is None:
+        return {}
     # pandas hands missing labels over as NaN, not None.
-    return value is not None and not (isinstance(value, float) and np.isnan(value))
+    counts = Counter(str(labels[r]) for r in rows
+                     if labels[r] is not None and not (isinstance(labels[r], float) and np.isnan(labels[r])))
+    return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
 
 
 def _describe(gaps: list[Gap], texts: Sequence[str]) -> None:
