@@ -31,4 +31,8 @@ bench: install
 	$(PIP) install -q -e ".[bench]"
 	$(PYTHON) benchmarks/ingest.py
 	$(PYTHON) benchmarks/decode.py
-	$(PYTHON) benchmarks/gaps.py
+	$(PYTHON) benchmarks/gaps.py --fill
+	$(PYTHON) benchmarks/gaps.py --reference
+	$(PYTHON) benchmarks/gaps.py --reference --held-out
+	$(PYTHON) benchmarks/reference_fill.py
+	$(PYTHON) benchmarks/augment.py

@@ -52,6 +52,8 @@ remaining row), the ceiling of any reference finder. ``--held-out`` runs the sam
 random 30 % of the same dataset as the reference (the ideal reference) on the other 70 %.
 Results go to the keys ``reference_gaps`` and ``reference_gaps_held_out``, merged into the file.
 
+Part 4, filling reference gaps: ``benchmarks/reference_fill.py`` (key ``reference_fill``).
+
 Run: ``PYTHONPATH=src python benchmarks/gaps.py [--quick] [--cache DIR] [--fill]``
 (``--reference [--held-out] [--every N]`` runs part 3 only).
 (writes ``benchmarks/results/gaps.json``; ``--fill-only`` re-runs part 2 into the existing file).
@@ -469,24 +471,50 @@ def _report_values(report: dict) -> dict:
     return out
 
 
-def product_fill(args: argparse.Namespace) -> dict:
-    """Fill the top gaps of a real AART workspace with each method (part 2)."""
+def aart_workspace(folder: Path, rows: int = 0):
+    """A real workspace over AART (or a seeded sample of ``rows``), its encoder and the rows read."""
     import amplio
     from amplio.embedding.base import create_encoder
-    from amplio.workspace.workspace import Workspace
 
     file, text_col, label_col, _ = DATASETS["aart"]
     frame = pd.read_csv(DATA_DIR / file, dtype=str, keep_default_na=False)
-    if args.fill_rows:
-        frame = frame.sample(n=min(args.fill_rows, len(frame)), random_state=0).reset_index(drop=True)
+    if rows:
+        frame = frame.sample(n=min(rows, len(frame)), random_state=0).reset_index(drop=True)
     encoder = create_encoder("sentence-transformers", "all-MiniLM-L6-v2")
+    ws = amplio.open(frame, text_col=text_col, label_col=label_col, workspace=folder, encoder=encoder)
+    return ws, encoder, len(frame)
+
+
+def fill_gaps(ws, gaps: list[dict], method: str, per: int) -> list[dict]:
+    """Fill each gap with ``method`` until ``per`` candidates are accepted (``_accept_fill``)."""
+    per_gap = []
+    for g, gap in enumerate(gaps):
+        result = _accept_fill(ws, lambda n, s, gid=gap["id"]: ws.fill_gap(gid, method=method, n=n, seed=s),
+                              per, seed=g)
+        per_gap.append({"gap": gap["id"], **result})
+        print("fill", method, gap["id"], len(result["accepted"]), "accepted", result.get("error", ""),
+              flush=True)
+    return per_gap
+
+
+def fill_counts(per_gap: list[dict]) -> dict:
+    """Accepted, returned and flagged candidates over all gaps, and any errors."""
+    return {"accepted": int(sum(len(p["accepted"]) for p in per_gap)),
+            "returned": int(sum(p["returned"] for p in per_gap)),
+            "flagged": int(sum(p["flagged"] for p in per_gap)),
+            "errors": [p["error"] for p in per_gap if "error" in p]}
+
+
+def product_fill(args: argparse.Namespace) -> dict:
+    """Fill the top gaps of a real AART workspace with each method (part 2)."""
+    from amplio.workspace.workspace import Workspace
+
     top, per = args.fill_top, args.fill_n
-    out: dict = {"dataset": "aart", "rows_in_file": int(len(frame)), "n_per_gap": per, "top": top,
-                 "methods": {}}
+    out: dict = {"dataset": "aart", "n_per_gap": per, "top": top, "methods": {}}
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp) / "aart.amplio"
         start = time.perf_counter()
-        ws = amplio.open(frame, text_col=text_col, label_col=label_col, workspace=base, encoder=encoder)
+        ws, encoder, out["rows_in_file"] = aart_workspace(base, args.fill_rows)
         gaps = ws.gaps(top=top)
         ws.train_concepts()
         ws.close()
@@ -509,12 +537,7 @@ def product_fill(args: argparse.Namespace) -> dict:
                         per, seed=g)
                     per_gap.append({"rows": rows, **result})
             else:
-                for g, gap in enumerate(gaps):
-                    result = _accept_fill(ws, lambda n, s, ws=ws, gid=gap["id"], how=method: ws.fill_gap(
-                        gid, method=how, n=n, seed=s), per, seed=g)
-                    per_gap.append({"gap": gap["id"], **result})
-                    print("fill", method, gap["id"], len(result["accepted"]), "accepted",
-                          result.get("error", ""), flush=True)
+                per_gap = fill_gaps(ws, gaps, method, per)
             seconds = time.perf_counter() - start
             report = ws.report()
             # The filled gaps measured again: score and radius at their centres, before and after.
@@ -530,10 +553,7 @@ def product_fill(args: argparse.Namespace) -> dict:
             texts = ws.rows(ids=[i for p in per_gap for i in p["accepted"]])["text"].tolist()
             out["methods"][method] = {
                 "seconds": round(seconds, 1),
-                "accepted": int(sum(len(p["accepted"]) for p in per_gap)),
-                "returned": int(sum(p["returned"] for p in per_gap)),
-                "flagged": int(sum(p["flagged"] for p in per_gap)),
-                "errors": [p["error"] for p in per_gap if "error" in p],
+                **fill_counts(per_gap),
                 "change": _report_values(report),
                 "filled_gap_score_before": [round(float(g["score"]), 3) for g in gaps],
                 "filled_gap_score_after": [round(float(s), 3) for s in after.score],
@@ -597,7 +617,9 @@ def main() -> None:
     if args.fill_only:
         result = json.loads(args.out.read_text())
     else:
-        result = {"benchmark": "gaps", "quick": args.quick, "map": args.map, "top": TOP,
+        # Parts 3 and 4 (other keys of the file) are kept; part 1 is replaced.
+        kept = json.loads(args.out.read_text()) if args.out.exists() else {}
+        result = {**kept, "benchmark": "gaps", "quick": args.quick, "map": args.map, "top": TOP,
                   "machine": machine(), "datasets": {}}
         for name in DATASETS:
             result["datasets"][name] = run_dataset(name, args)

@@ -62,6 +62,43 @@ def test_fill_a_reference_gap_with_the_llm(ws, garden_reference_csv: Path) -> No
         assert set(cand["parents"]) <= set(gap["rim_rows"])
 
 
+def test_interpolation_walks_into_a_reference_gap(ws, garden_reference_csv: Path,  # noqa: ANN001
+                                                 garden_questions: list[str]) -> None:
+    """No row is near a reference gap's centre: the path runs from the nearest rim row to the
+    centre, and the gap's examples guide the decode, so the steps reach past every row."""
+    import numpy as np
+
+    gap = ws.gaps(top=2, reference=garden_reference_csv)[0]
+    assert sum(e in garden_questions for e in gap["examples"]) >= 3
+    stored = {g["id"]: g for g in json.loads(ws.store.get_artifact("gaps"))}[gap["id"]]
+    centre = np.asarray(stored["center_embedding"], dtype=np.float32)
+    rim = ws.embeddings(gap["rim_rows"]) @ centre
+    made = ws.fill_gap(gap["id"], method="interpolate", n=2)
+    assert made
+    start = gap["rim_rows"][int(np.argmax(rim))]
+    for cand in made:
+        params = cand["params"] if isinstance(cand["params"], dict) else json.loads(cand["params"])
+        assert params["gap"] == gap["id"] and params["to"] == "gap centre"
+        assert cand["parents"] == [start]
+        # A copy of a reference example is flagged, as a copy of a row would be.
+        assert cand["text"] not in gap["examples"] or "near-duplicate" in cand["flags"]
+    closest = max(float(ws.embeddings([c["id"]])[0] @ centre) for c in made)
+    assert closest > float(rim.max()), (closest, float(rim.max()), [c["text"] for c in made])
+
+
+def test_copies_of_reference_examples_are_flagged(ws) -> None:  # noqa: ANN001
+    """An LLM fill shows the model a reference gap's examples; a variation that copies one is a
+    near-duplicate, as a copy of a row would be (the decoded methods check the same way)."""
+    from amplio.augment.candidates import Draft
+    from amplio.augment.engine import _flag_copies
+
+    guides = ["How do I prune a rose bush in winter?", "When should I plant tomatoes outside?"]
+    texts = ["how do I prune a rose bush in winter", "How do I graft an apple tree in spring?"]
+    drafts = [Draft(t, e, {}) for t, e in zip(texts, ws.encoder.encode(texts), strict=True)]
+    _flag_copies(drafts, ws.augmenter._guided(guides, rows=False))
+    assert drafts[0].flags == ["near-duplicate"] and drafts[1].flags == []
+
+
 def test_reference_errors(ws, garden_reference_csv: Path, tmp_path: Path) -> None:  # noqa: ANN001
     with pytest.raises(InputError, match="no such reference file"):
         ws.gaps(reference=tmp_path / "nope.csv")

@@ -73,8 +73,13 @@ class Augmenter:
 
     # -- Augment with Concepts ----------------------------------------------------------------
     def concepts(self, row_id: int, weights: Mapping[int, float], *, n: int = 3, seed: int = 0,
-                 extra: Mapping[str, Any] | None = None, progress: Progress = silent) -> list[dict[str, Any]]:
-        """Steer row ``row_id`` by ``weights`` ({concept id: weight in [-1, 1]}) and decode."""
+                 extra: Mapping[str, Any] | None = None, guides: Sequence[str] = (),
+                 progress: Progress = silent) -> list[dict[str, Any]]:
+        """Steer row ``row_id`` by ``weights`` ({concept id: weight in [-1, 1]}) and decode.
+
+        ``guides``: texts from outside the dataset that show what the target holds (a reference
+        gap's examples); see ``_decode``.
+        """
         from amplio.concepts.workspace import concept_donors, ensure_concepts
 
         _check_n(n)
@@ -91,16 +96,22 @@ class Augmenter:
                   **(extra or {})}
         donors = concept_donors(self.ws, model, [int(c) for c, w in weights.items() if w > 0])
         drafts = self._decode(target, n, seed, parents=[row_id], params=params, progress=progress,
-                              donors=donors)
+                              donors=donors, reference=self._guided(guides))
         return self._store(drafts, method="concepts", parents=[row_id], decoded=True)
 
     # -- Augment by Interpolation -------------------------------------------------------------
     def interpolate(self, row_id: int, *, to_row: int | None = None,
-                    to_point: tuple[float, float] | None = None, n: int = 3, seed: int = 0,
-                    extra: Mapping[str, Any] | None = None, progress: Progress = silent) -> list[dict[str, Any]]:
-        """Decode ``n`` evenly spaced steps from row ``row_id`` to another row or a map point."""
+                    to_point: tuple[float, float] | None = None,
+                    to_embedding: np.ndarray | None = None, n: int = 3, seed: int = 0,
+                    extra: Mapping[str, Any] | None = None, guides: Sequence[str] = (),
+                    progress: Progress = silent) -> list[dict[str, Any]]:
+        """Decode ``n`` evenly spaced steps from row ``row_id`` to another row, a map point or an
+        embedding (``to_embedding``: e.g. a reference gap's centre, outside every row).
+
+        ``guides``: texts from outside the dataset that show what the far end holds; see ``_decode``.
+        """
         _check_n(n)
-        if (to_row is None) == (to_point is None):
+        if sum(end is not None for end in (to_row, to_point, to_embedding)) != 1:
             raise InputError("give exactly one end: another row (--to ID) or a map point")
         start = self.ws.embeddings([row_id])[0]
         params: dict[str, Any] = {"seed": seed, **(extra or {})}
@@ -110,6 +121,11 @@ class Augmenter:
                 raise InputError("interpolate between two different rows")
             end = self.ws.embeddings([to_row])[0]
             parents.append(int(to_row))
+        elif to_embedding is not None:
+            end = np.asarray(to_embedding, dtype=np.float32).reshape(-1)
+            if end.shape[0] != start.shape[0] or not np.isfinite(end).all() or not end.any():
+                raise InputError(f"the end embedding must be a nonzero {start.shape[0]}-d vector")
+            end = end / np.linalg.norm(end)
         else:
             ids, embeddings = self.ws.all_embeddings()
             frame = self.ws.rows()
@@ -119,7 +135,7 @@ class Augmenter:
                           point_rows=[int(ids[i]) for i in near])
         alphas, targets = interpolation_targets(start, end, n)
         drafts: list[Draft] = []
-        reference = self._reference()
+        reference = self._guided(guides)
         for step, (alpha, target) in enumerate(zip(alphas, targets, strict=True)):
             progress("decode", step, n)
             step_params = {**params, "alpha": round(alpha, 4), "step": step + 1, "steps": n}
@@ -138,8 +154,12 @@ class Augmenter:
     # -- Augment with LLM ---------------------------------------------------------------------
     def llm_variations(self, row_ids: Sequence[int], instruction: str, *, n: int = 3, seed: int = 0,
                        context: str | None = None, extra: Mapping[str, Any] | None = None,
-                       progress: Progress = silent) -> list[dict[str, Any]]:
-        """Ask the LLM for ``n`` variations of the rows following ``instruction``."""
+                       guides: Sequence[str] = (), progress: Progress = silent) -> list[dict[str, Any]]:
+        """Ask the LLM for ``n`` variations of the rows following ``instruction``.
+
+        ``guides``: texts from outside the dataset shown to the LLM (a reference gap's examples,
+        inside ``context``); a variation that copies one is flagged ``near-duplicate``.
+        """
         from amplio.llm.prompts import llm_variations
 
         _check_n(n)
@@ -159,6 +179,7 @@ class Augmenter:
         if context:
             params["context"] = context
         drafts = [Draft(t, e, params) for t, e in zip(outputs, embeddings, strict=True)]
+        _flag_copies(drafts, self._guided(guides, rows=False))
         return self._store(drafts, method="llm", parents=[int(i) for i in row_ids], decoded=False)
 
     def prompt_ideas(self, row_id: int, *, n: int = 5, seed: int = 0) -> list[str]:
@@ -186,19 +207,51 @@ class Augmenter:
     def _reference(self) -> Reference:
         return reference_rows(self.ws)
 
+    def _guided(self, guides: Sequence[str], *, rows: bool = True) -> Reference:
+        """The rows a decode works among (unless ``rows=False``), plus ``guides`` (texts that are
+        not rows, id -1).
+
+        A target outside the data (inside a reference gap) has no rows near it; texts from the
+        reference there become its few-shot neighbours and the words the decoder may borrow, and
+        a decode that copies one is flagged as a near-duplicate, like a copy of a row. Novelty is
+        still measured against the rows only (``_store``).
+        """
+        texts = list(dict.fromkeys(t for t in guides if t.strip()))
+        vectors = np.asarray(self.ws.encoder.encode(texts), dtype=np.float32) if texts else None
+        base = self._reference() if rows else Reference(
+            np.zeros(0, dtype=np.int64), [], np.zeros((0, int(self.ws.meta["dim"])), dtype=np.float32))
+        return _with_texts(base, texts, vectors)
+
     def _store(self, drafts: list[Draft], *, method: str, parents: Sequence[int],
                decoded: bool) -> list[dict[str, Any]]:
         return store_candidates(self.ws, drafts, self._reference(), method=method, parents=parents,
                                 models=self.models(decoded=decoded))
 
 
+def _flag_copies(drafts: Sequence[Draft], texts: Reference) -> None:
+    """Flag drafts that copy one of ``texts`` (as ``store_candidates`` does for copies of rows)."""
+    from amplio.decoders.quality import DEFAULT_DUPLICATE_COSINE, NEAR_DUPLICATE, nearest_duplicate
+
+    for draft in drafts if texts.texts else ():
+        if NEAR_DUPLICATE not in draft.flags and nearest_duplicate(
+                draft.text, draft.embedding, texts.texts, texts.embeddings,
+                threshold=DEFAULT_DUPLICATE_COSINE) is not None:
+            draft.flags.append(NEAR_DUPLICATE)
+
+
 def _with_drafts(reference: Reference, drafts: Sequence[Draft]) -> Reference:
-    if not drafts:
+    return _with_texts(reference, [d.text for d in drafts],
+                       np.stack([d.embedding for d in drafts]) if drafts else None)
+
+
+def _with_texts(reference: Reference, texts: Sequence[str], embeddings: np.ndarray | None) -> Reference:
+    """``reference`` plus texts that are not rows (id -1), e.g. earlier steps or guides."""
+    if not texts or embeddings is None:
         return reference
     return Reference(
-        np.concatenate([reference.ids, np.full(len(drafts), -1, dtype=np.int64)]),
-        reference.texts + [d.text for d in drafts],
-        np.concatenate([reference.embeddings, np.stack([d.embedding for d in drafts])]),
+        np.concatenate([reference.ids, np.full(len(texts), -1, dtype=np.int64)]),
+        reference.texts + list(texts),
+        np.concatenate([reference.embeddings, np.asarray(embeddings, dtype=np.float32)]),
     )
 
 

@@ -176,13 +176,16 @@ def fill_gap(ws: Workspace, gap_id: str, *, method: str, n: int = 3, seed: int =
              instruction: str | None = None, progress: Progress = silent) -> list[dict[str, Any]]:
     """Fill gap ``gap_id`` with one method; candidates carry the gap id in their provenance.
 
-    - interpolate: between the two rim rows that sit most opposite across the gap's centre;
+    - interpolate: between the two rim rows that sit most opposite across the gap's centre (for a
+      reference gap: from the rim row nearest the centre to the centre itself);
     - concepts: steer the rim row nearest the centre with the concepts that the centre has and it lacks;
     - llm: variations of rim rows, told the gap's description (for a reference gap, also two of
       its reference examples, as data in the topic hint).
 
     Reference gaps (from ``compute_gaps(reference=...)``) are filled from what was stored with
-    them (centre, rim rows, keywords, examples); the reference file is not read again.
+    them (centre, rim rows, keywords, examples); the reference file is not read again. Their
+    examples guide the concepts and interpolate decodes (few-shot neighbours and words to
+    borrow near the centre, where no row is); a copy of one is flagged as a near-duplicate.
     """
     gap = get_gap(ws, gap_id)
     center = np.asarray(gap["center_embedding"], dtype=np.float32)
@@ -192,6 +195,13 @@ def fill_gap(ws: Workspace, gap_id: str, *, method: str, n: int = 3, seed: int =
     rim_emb = ws.embeddings(rim)
     extra = {"gap": str(gap["id"])}
     aug = ws.augmenter
+    # A reference gap lies outside the rows: its reference examples show the decoder what is
+    # there (see Augmenter._guided), and interpolation walks from the nearest rim row into it.
+    guides = [str(t) for t in gap.get("examples") or []]
+    if method == "interpolate" and guides:
+        nearest = int(np.argmax(rim_emb @ center))
+        return aug.interpolate(rim[nearest], to_embedding=center, n=n, seed=seed,
+                               extra={**extra, "to": "gap centre"}, guides=guides, progress=progress)
     if method == "interpolate":
         offsets = rim_emb - center
         pair = np.unravel_index(np.argmin(offsets @ offsets.T), (len(rim), len(rim)))
@@ -209,7 +219,8 @@ def fill_gap(ws: Workspace, gap_id: str, *, method: str, n: int = 3, seed: int =
         if not chosen:
             raise InputError(f"no concept separates gap {gap_id}'s centre from its rim; try interpolate")
         weights = {c: 1.0 for c in chosen}
-        return aug.concepts(rim[nearest], weights, n=n, seed=seed, extra=extra, progress=progress)
+        return aug.concepts(rim[nearest], weights, n=n, seed=seed, extra=extra, guides=guides,
+                            progress=progress)
     if method == "llm":
         order = np.argsort(-(rim_emb @ center))[:3]
         topic = ", ".join(gap.get("description") or [])  # Gap.to_dict stores keywords as a list
@@ -223,7 +234,7 @@ def fill_gap(ws: Workspace, gap_id: str, *, method: str, n: int = 3, seed: int =
         return aug.llm_variations(
             [rim[int(i)] for i in order],
             instruction or "write a new prompt on a related but different topic",
-            n=n, seed=seed, context=topic or None, extra=extra, progress=progress)
+            n=n, seed=seed, context=topic or None, extra=extra, guides=guides, progress=progress)
     raise InputError(f"method must be concepts, interpolate or llm, not {method!r}")
 
 
