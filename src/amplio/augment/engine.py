@@ -78,7 +78,7 @@ class Augmenter:
         """Steer row ``row_id`` by ``weights`` ({concept id: weight in [-1, 1]}) and decode.
 
         ``guides``: texts from outside the dataset that show what the target holds (a reference
-        gap's examples); see ``_decode``.
+        gap's examples); see ``_guided``.
         """
         from amplio.concepts.workspace import concept_donors, ensure_concepts
 
@@ -108,7 +108,7 @@ class Augmenter:
         """Decode ``n`` evenly spaced steps from row ``row_id`` to another row, a map point or an
         embedding (``to_embedding``: e.g. a reference gap's centre, outside every row).
 
-        ``guides``: texts from outside the dataset that show what the far end holds; see ``_decode``.
+        ``guides``: texts from outside the dataset that show what the far end holds; see ``_guided``.
         """
         _check_n(n)
         if sum(end is not None for end in (to_row, to_point, to_embedding)) != 1:
@@ -232,10 +232,12 @@ def _flag_copies(drafts: Sequence[Draft], texts: Reference) -> None:
     """Flag drafts that copy one of ``texts`` (as ``store_candidates`` does for copies of rows)."""
     from amplio.decoders.quality import DEFAULT_DUPLICATE_COSINE, NEAR_DUPLICATE, nearest_duplicate
 
-    for draft in drafts if texts.texts else ():
-        if NEAR_DUPLICATE not in draft.flags and nearest_duplicate(
-                draft.text, draft.embedding, texts.texts, texts.embeddings,
-                threshold=DEFAULT_DUPLICATE_COSINE) is not None:
+    if not texts.texts:
+        return
+    for draft in drafts:
+        copied = nearest_duplicate(draft.text, draft.embedding, texts.texts, texts.embeddings,
+                                   threshold=DEFAULT_DUPLICATE_COSINE)
+        if copied is not None and NEAR_DUPLICATE not in draft.flags:
             draft.flags.append(NEAR_DUPLICATE)
 
 

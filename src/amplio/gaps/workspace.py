@@ -185,7 +185,8 @@ def fill_gap(ws: Workspace, gap_id: str, *, method: str, n: int = 3, seed: int =
     Reference gaps (from ``compute_gaps(reference=...)``) are filled from what was stored with
     them (centre, rim rows, keywords, examples); the reference file is not read again. Their
     examples guide the concepts and interpolate decodes (few-shot neighbours and words to
-    borrow near the centre, where no row is); a copy of one is flagged as a near-duplicate.
+    borrow near the centre, where no row is); a copy of one is flagged as a near-duplicate,
+    whichever the method.
     """
     gap = get_gap(ws, gap_id)
     center = np.asarray(gap["center_embedding"], dtype=np.float32)
