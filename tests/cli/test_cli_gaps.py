@@ -89,6 +89,7 @@ def test_reference_gaps_and_fill_without_the_reference(ws_path: Path, reference_
     human = CliRunner().invoke(cli, ["gaps", str(ws_path), "--reference", str(reference_jsonl),
                                      "--reference-text-column", "body", "--top", "1"])
     assert human.exit_code == 0 and "e.g. " in human.stdout and top["id"] in human.stdout
+    assert human.stdout.startswith(f"not covered, vs reference.jsonl ({top['reference']['rows']} ")
 
     # The gap is remembered: --gap works without --reference.
     made = run_json("augment", str(ws_path), "--gap", top["id"], "--method", "concepts", "-n", "1")

@@ -280,6 +280,11 @@ def gaps(workspace: Path, top: int, seed: int, reference: Path | None,
 
 def _format_gaps(items: list[dict[str, Any]]) -> str:
     lines = []
+    source = items[0].get("reference") if items else None
+    if source:
+        # The reference's name is a file name (untrusted like any text) or the bundled set's.
+        lines.append(f"not covered, vs {_safe_line(source.get('name') or source['path'])} "
+                     f"({source['rows']} reference prompts); size = reference rows")
     for g in items:
         lines.append(f"{g['id']:>6}  score {g['score']:.2f}  size {g['size']}  at ({g['x']:.1f}, {g['y']:.1f})  "
                      f"{_words(g['description'])}  rim {g['rim_rows'][:6]}")
