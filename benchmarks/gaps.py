@@ -276,6 +276,12 @@ def _mean_hit(items: list[dict], key: str, rule: str) -> float | None:
     return round(float(np.mean([t[key][rule] for t in items])), 3) if items else None
 
 
+def _rule_table(columns: dict[str, tuple[list[dict], str]]) -> dict:
+    """Per rule, each named column's mean hit: ``{name: (trials, record key)}``."""
+    return {rule: {name: _mean_hit(items, key, rule) for name, (items, key) in columns.items()}
+            for rule in RULES}
+
+
 def summarise(trials: list[dict]) -> dict:
     summary: dict = {}
     for kind, chosen in _families(trials):
@@ -284,13 +290,12 @@ def summarise(trials: list[dict]) -> dict:
             "trials": len(chosen), "enclosed": len(enclosed),
             "oracle_beats_top5": round(float(np.mean([t["oracle_beats_top5"] for t in chosen])), 3),
         }
-        for rule in RULES:
-            summary[kind][rule] = {
-                "recall_at_5": _mean_hit(chosen, "finder", rule),
-                "baseline_random_support_points": _mean_hit(chosen, "baseline", rule),
-                "control_finder_on_full_data": _mean_hit(chosen, "control_full_data", rule),
-                "recall_at_5_enclosed_only": _mean_hit(enclosed, "finder", rule),
-            }
+        summary[kind].update(_rule_table({
+            "recall_at_5": (chosen, "finder"),
+            "baseline_random_support_points": (chosen, "baseline"),
+            "control_finder_on_full_data": (chosen, "control_full_data"),
+            "recall_at_5_enclosed_only": (enclosed, "finder"),
+        }))
         fills = [t["fill"] for t in chosen]
         for method in FILL_METHODS:
             summary[kind][f"vendi_change[{method}]"] = round(float(np.mean(
@@ -420,15 +425,14 @@ def summarise_reference(trials: list[dict]) -> dict:
             "reference_rows_inside_median": float(np.median([t["reference_rows_inside"] for t in chosen])),
             "seconds_mean": round(float(np.mean([t["seconds"] for t in chosen])), 2),
         }
-        for rule in RULES:
-            summary[kind][rule] = {
-                "recall_at_5": _mean_hit(chosen, "finder", rule),
-                "baseline_random_support_points": _mean_hit(chosen, "baseline", rule),
-                "baseline_random_reference_regions": _mean_hit(chosen, "baseline_random_reference_regions", rule),
-                "control_finder_on_full_data": _mean_hit(chosen, "control_full_data", rule),
-                "recall_at_5_covered_only": _mean_hit(covered, "finder", rule),
-                "control_covered_only": _mean_hit(covered, "control_full_data", rule),
-            }
+        summary[kind].update(_rule_table({
+            "recall_at_5": (chosen, "finder"),
+            "baseline_random_support_points": (chosen, "baseline"),
+            "baseline_random_reference_regions": (chosen, "baseline_random_reference_regions"),
+            "control_finder_on_full_data": (chosen, "control_full_data"),
+            "recall_at_5_covered_only": (covered, "finder"),
+            "control_covered_only": (covered, "control_full_data"),
+        }))
     return summary
 
 

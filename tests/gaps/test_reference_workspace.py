@@ -95,7 +95,7 @@ def test_copies_of_reference_examples_are_flagged(ws) -> None:  # noqa: ANN001
     guides = ["How do I prune a rose bush in winter?", "When should I plant tomatoes outside?"]
     texts = ["how do I prune a rose bush in winter", "How do I graft an apple tree in spring?"]
     drafts = [Draft(t, e, {}) for t, e in zip(texts, ws.encoder.encode(texts), strict=True)]
-    _flag_copies(drafts, ws.augmenter._guided(guides, rows=False))
+    _flag_copies(drafts, *ws.augmenter._embed_guides(guides))
     assert drafts[0].flags == ["near-duplicate"] and drafts[1].flags == []
 
 

@@ -136,6 +136,7 @@ class Augmenter:
         alphas, targets = interpolation_targets(start, end, n)
         drafts: list[Draft] = []
         reference = self._guided(guides)
+        known = {normalise_text(t) for t in reference.texts}  # rows and guides, once
         for step, (alpha, target) in enumerate(zip(alphas, targets, strict=True)):
             progress("decode", step, n)
             step_params = {**params, "alpha": round(alpha, 4), "step": step + 1, "steps": n}
@@ -144,7 +145,7 @@ class Augmenter:
                                 light=True, reference=_with_drafts(reference, drafts))
             # One text per step: the best clean one, else the best that is not a word-for-word
             # copy (its flags show); a step with nothing but copies gives no candidate.
-            copies = {normalise_text(t) for t in reference.texts} | {normalise_text(d.text) for d in drafts}
+            copies = known | {normalise_text(d.text) for d in drafts}
             fresh = [d for d in made if normalise_text(d.text) not in copies]
             choice = next((d for d in fresh if not d.flags), fresh[0] if fresh else None)
             drafts += [choice] if choice else []
@@ -179,7 +180,7 @@ class Augmenter:
         if context:
             params["context"] = context
         drafts = [Draft(t, e, params) for t, e in zip(outputs, embeddings, strict=True)]
-        _flag_copies(drafts, self._guided(guides, rows=False))
+        _flag_copies(drafts, *self._embed_guides(guides))
         return self._store(drafts, method="llm", parents=[int(i) for i in row_ids], decoded=False)
 
     def prompt_ideas(self, row_id: int, *, n: int = 5, seed: int = 0) -> list[str]:
@@ -207,20 +208,20 @@ class Augmenter:
     def _reference(self) -> Reference:
         return reference_rows(self.ws)
 
-    def _guided(self, guides: Sequence[str], *, rows: bool = True) -> Reference:
-        """The rows a decode works among (unless ``rows=False``), plus ``guides`` (texts that are
-        not rows, id -1).
+    def _embed_guides(self, guides: Sequence[str]) -> tuple[list[str], np.ndarray | None]:
+        """The distinct non-empty guides and their embeddings (``None`` when there are none)."""
+        texts = list(dict.fromkeys(t for t in guides if t.strip()))
+        return texts, (np.asarray(self.ws.encoder.encode(texts), dtype=np.float32) if texts else None)
+
+    def _guided(self, guides: Sequence[str]) -> Reference:
+        """The rows a decode works among, plus ``guides`` (texts that are not rows, id -1).
 
         A target outside the data (inside a reference gap) has no rows near it; texts from the
         reference there become its few-shot neighbours and the words the decoder may borrow, and
         a decode that copies one is flagged as a near-duplicate, like a copy of a row. Novelty is
         still measured against the rows only (``_store``).
         """
-        texts = list(dict.fromkeys(t for t in guides if t.strip()))
-        vectors = np.asarray(self.ws.encoder.encode(texts), dtype=np.float32) if texts else None
-        base = self._reference() if rows else Reference(
-            np.zeros(0, dtype=np.int64), [], np.zeros((0, int(self.ws.meta["dim"])), dtype=np.float32))
-        return _with_texts(base, texts, vectors)
+        return _with_texts(self._reference(), *self._embed_guides(guides))
 
     def _store(self, drafts: list[Draft], *, method: str, parents: Sequence[int],
                decoded: bool) -> list[dict[str, Any]]:
@@ -228,14 +229,14 @@ class Augmenter:
                                 models=self.models(decoded=decoded))
 
 
-def _flag_copies(drafts: Sequence[Draft], texts: Reference) -> None:
+def _flag_copies(drafts: Sequence[Draft], texts: Sequence[str], embeddings: np.ndarray | None) -> None:
     """Flag drafts that copy one of ``texts`` (as ``store_candidates`` does for copies of rows)."""
     from amplio.decoders.quality import DEFAULT_DUPLICATE_COSINE, NEAR_DUPLICATE, nearest_duplicate
 
-    if not texts.texts:
+    if not texts or embeddings is None:
         return
     for draft in drafts:
-        copied = nearest_duplicate(draft.text, draft.embedding, texts.texts, texts.embeddings,
+        copied = nearest_duplicate(draft.text, draft.embedding, texts, embeddings,
                                    threshold=DEFAULT_DUPLICATE_COSINE)
         if copied is not None and NEAR_DUPLICATE not in draft.flags:
             draft.flags.append(NEAR_DUPLICATE)

@@ -240,13 +240,13 @@ def _serve(source: Path | None, text_col: str | None, label_col: str | None, wor
                      progress=TqdmProgress()) as ws:
         path = ws.path
         if reference is not None:
-            from amplio.data.reference import resolve_reference
             from amplio.gaps.workspace import load_reference
 
             # A bad file fails here, with the CLI's message, not later in the browser; and the
             # embedding (the slow part) happens once, with a progress bar, before serving.
-            load_reference(ws, reference, text_column=reference_text_column, progress=TqdmProgress())
-            reference = resolve_reference(reference).resolve()
+            loaded = load_reference(ws, reference, text_column=reference_text_column,
+                                    progress=TqdmProgress())
+            reference = Path(loaded.path).resolve()
     run(path, host=host, port=port, open_browser=not no_browser, reference=reference,
         reference_text_column=reference_text_column)
 

@@ -14,9 +14,10 @@ How it works:
    (absolute distances do not). The reference distance is floored at its median over the
    reference (``FLOOR``): without the floor, families of near-duplicate reference rows (AdvBench
    has twenty rewordings of "commit insider trading") have a reference distance near 0 and take
-   every top place; with it they count as ordinary filled territory. The ratios are centred on their median over the reference
-   (``excess``), which absorbs the different sizes of the two sets: a reference row whose
-   surroundings the dataset covers as well as it covers a typical reference row scores 0.
+   every top place; with it they count as ordinary filled territory. The ratios are centred on
+   their median over the reference (``excess``), which absorbs the different sizes of the two
+   sets: a reference row whose surroundings the dataset covers as well as it covers a typical
+   reference row scores 0.
 2. **Regions.** Each reference row's excess is smoothed over itself and its ``SMOOTH - 1``
    nearest reference rows. Seeds are taken greedily, highest smoothed excess first; a region is
    the seed's nearest reference rows (itself included; ``group_size``: 2 % of the reference,

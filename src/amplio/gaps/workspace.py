@@ -194,13 +194,14 @@ def fill_gap(ws: Workspace, gap_id: str, *, method: str, n: int = 3, seed: int =
     if len(rim) < 2:
         raise InputError(f"gap {gap_id} has fewer than two rim rows to work from")
     rim_emb = ws.embeddings(rim)
+    closeness = rim_emb @ center
+    nearest = int(np.argmax(closeness))  # the rim row nearest the centre
     extra = {"gap": str(gap["id"])}
     aug = ws.augmenter
     # A reference gap lies outside the rows: its reference examples show the decoder what is
     # there (see Augmenter._guided), and interpolation walks from the nearest rim row into it.
     guides = [str(t) for t in gap.get("examples") or []]
     if method == "interpolate" and guides:
-        nearest = int(np.argmax(rim_emb @ center))
         return aug.interpolate(rim[nearest], to_embedding=center, n=n, seed=seed,
                                extra={**extra, "to": "gap centre"}, guides=guides, progress=progress)
     if method == "interpolate":
@@ -214,7 +215,6 @@ def fill_gap(ws: Workspace, gap_id: str, *, method: str, n: int = 3, seed: int =
         from amplio.concepts.workspace import ensure_concepts
 
         model = ensure_concepts(ws, progress=progress)
-        nearest = int(np.argmax(rim_emb @ center))
         gain = model.encode(center[None, :])[0] - model.encode(rim_emb[nearest][None, :])[0]
         chosen = [int(c) for c in np.argsort(-gain)[:3] if gain[c] > 0]
         if not chosen:
@@ -223,12 +223,12 @@ def fill_gap(ws: Workspace, gap_id: str, *, method: str, n: int = 3, seed: int =
         return aug.concepts(rim[nearest], weights, n=n, seed=seed, extra=extra, guides=guides,
                             progress=progress)
     if method == "llm":
-        order = np.argsort(-(rim_emb @ center))[:3]
+        order = np.argsort(-closeness)[:3]
         topic = ", ".join(gap.get("description") or [])  # Gap.to_dict stores keywords as a list
-        if gap.get("examples"):
+        if guides:
             # A reference gap: the missing territory is what the reference rows there are about.
             # Their texts go to the LLM as data inside the topic hint, never as instructions.
-            shown = "; ".join(f'"{_one_line(t)}"' for t in gap["examples"][:2])
+            shown = "; ".join(f'"{_one_line(t)}"' for t in guides[:2])
             topic = f"{topic}; like these prompts from the reference: {shown}" if topic else shown
             instruction = instruction or ("rewrite this prompt so that it is about the topic of "
                                           "the reference prompts, keeping its style")
