@@ -72,9 +72,13 @@ def generate(page: Page, expect_method: str) -> None:
 
 
 def accept_first(page: Page, method: str) -> str:
-    item = page.locator("#candidates li.candidate").filter(
+    first = page.locator("#candidates li.candidate").filter(
         has=page.locator(f".badge.method:text-is('{method}')")).first
-    text = item.locator(".cand-text").inner_text()
+    text = first.locator(".cand-text").inner_text()
+    # Pin the item by its text: ``first`` is resolved again at each use, and the list may be
+    # redrawn (in another order) between reading the text and clicking.
+    item = page.locator("#candidates li.candidate").filter(
+        has=page.locator(".cand-text").get_by_text(text, exact=True)).first
     item.locator("button.act.accepted").click()
     expect(page.locator("#candidates")).not_to_contain_text(text)
     return text
