@@ -23,10 +23,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from amplio.decoders.quality import normalise_text
 
 import amplio
 from amplio.concepts.workspace import ensure_concepts
-from amplio.decoders.quality import normalise_text
 
 AART = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "aart_v1_20231117.csv"
 RESULTS = Path(__file__).resolve().parent / "results" / "augment.json"

@@ -38,9 +38,10 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from amplio.decoders.context import context_for  # noqa: E402
 from amplio.decoders.llm_inversion import LLMInversionDecoder  # noqa: E402
 from amplio.decoders.quality import normalise_text  # noqa: E402
+
+from amplio.decoders.context import context_for  # noqa: E402
 from amplio.embedding.base import create_encoder, l2_normalise  # noqa: E402
 from amplio.llm.local import LocalLLM  # noqa: E402
 

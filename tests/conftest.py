@@ -88,6 +88,7 @@ def small_workspace_path(tmp_path_factory: pytest.TempPathFactory, aart_slice_cs
     folder = tmp_path_factory.mktemp("ws") / "aart_slice.amplio"
     ws = amplio.open(aart_slice_csv, text_col="prompt", label_col="crime", workspace=folder,
                      encoder=encoder)
+    ws.train_concepts(seed=0)  # once, with the bundled reference: every copy has the model
     ws.close()
     return folder
 
@@ -107,6 +108,7 @@ def dna_workspace_path(tmp_path_factory: pytest.TempPathFactory, encoder: Encode
     frame[["prompt", "risk_area"]].to_csv(folder / "dna.csv", index=False)
     with amplio.open(folder / "dna.csv", text_col="prompt", label_col="risk_area",
                      workspace=folder / "dna.amplio", encoder=encoder) as ws:
+        ws.train_concepts(seed=0)
         return Path(ws.path)
 
 

@@ -46,44 +46,66 @@ def test_map_point_becomes_mean_of_nearest_rows() -> None:
     assert vector[1] == 0 and vector[0] > 0.6 and vector[2] > 0.6
 
 
-def test_positive_concept_weight_raises_that_concept_in_the_decoded_text(ws) -> None:
+def test_every_shown_concept_candidate_raises_its_concept(ws) -> None:
     model = ensure_concepts(ws)
-    raised = []
+    shown = 0
     for row_id in (3, 40, 77, 150):
-        embedding = ws.embeddings([row_id])[0]
-        # the row's weakest active concept: present, with room to grow
-        cid = model.top_concepts(embedding, k=model.k)[-1][0]
-        (cand,) = ws.augment_concepts(row_id, {cid: 1.0}, n=1, seed=1)
-        after = model.encode(ws.embeddings([cand["id"]]))[0, cid]
-        before = model.encode(embedding[None, :])[0, cid]
-        raised.append(after - before)
-        assert cand["method"] == "concepts" and cand["parents"] == [row_id]
-        assert cand["params"]["concepts"] == {str(cid): 1.0}
-        assert 0 < cand["fidelity"] <= 1
-    assert np.mean(raised) > 0
+        suggested = ws.concepts_for_row(row_id)["suggested"]
+        assert suggested and all(0 < s["share"] <= 1 for s in suggested)
+        cid = suggested[0]["id"]
+        before = model.encode(ws.embeddings([row_id]))[0, cid]
+        result = ws.augment_concepts(row_id, {cid: 0.8}, n=2, seed=1)
+        assert len(result) <= 2 and (len(result) == 2 or result.note)
+        for cand in result:
+            after = model.encode(ws.embeddings([cand["id"]]))[0, cid]
+            assert after > before  # by construction: the gate holds back the others
+            assert cand["method"] == "concepts" and cand["parents"] == [row_id]
+            assert cand["params"]["concepts"] == {str(cid): 0.8}
+            assert cand["params"]["concept_activation"][str(cid)][1] == pytest.approx(after, abs=1e-3)
+            assert cand["flags"] == [] and 0 < cand["fidelity"] <= 1
+        for held in result.held_back:
+            assert held["reasons"] and len(held["why"]) == len(held["reasons"])
+        shown += len(result)
+    assert shown >= 3
 
 
-def test_interpolation_moves_towards_b(ws) -> None:
-    slopes = []
+def test_interpolation_is_ordered_from_start_to_end(ws) -> None:
+    shown = 0
     for a, b in ((5, 120), (60, 200)):
         made = ws.augment_interpolate(a, to_row=b, n=3, seed=0)
+        positions = [c["params"]["position"] for c in made]
         alphas = [c["params"]["alpha"] for c in made]
-        # a step whose every decoding copies a row is dropped, never stored as a copy
-        assert alphas == sorted(alphas) and set(alphas) <= {0.25, 0.5, 0.75} and len(made) >= 2
+        assert positions == sorted(positions) and all(0 < p < 1 for p in positions)
+        assert alphas == sorted(alphas) and set(alphas) <= {0.25, 0.5, 0.75}
         assert all(c["parents"] == [a, b] for c in made)
-        b_vec = ws.embeddings([b])[0]
-        sims = ws.embeddings([c["id"] for c in made]) @ b_vec
-        slopes.append(np.polyfit(alphas, sims, 1)[0])
-    assert np.mean(slopes) > 0
+        b_vec, a_vec = ws.embeddings([b])[0], ws.embeddings([a])[0]
+        for c in made:  # each sits between the ends, not on one of them
+            v = ws.embeddings([c["id"]])[0]
+            assert v @ a_vec < 0.97 and v @ b_vec < 0.97
+        shown += len(made)
+    assert shown >= 2
+
+
+def test_far_apart_ends_warn_and_suggest_nearer_partners(ws) -> None:
+    ids, embs = ws.all_embeddings()
+    start = embs[0]
+    far = int(ids[int(np.argmin(embs @ start))])
+    result = ws.augment_interpolate(int(ids[0]), to_row=far, n=1, seed=0)
+    assert result.note and "far apart" in result.note
+    assert result.suggestions and all(s["cosine_to_start"] >= 0.5 for s in result.suggestions)
+    assert far not in [s["id"] for s in result.suggestions]
 
 
 def test_llm_variations_are_stored_as_candidates_with_provenance(ws) -> None:
     made = ws.augment_llm([10], "rewrite it as a question from a journalist", n=2, seed=3)
-    assert 1 <= len(made) <= 2
-    row = ws.row(made[0]["id"])
-    assert row["status"] == "candidate" and row["origin"] == "augmented" and row["method"] == "llm"
-    assert row["models"]["llm"].startswith("local:") and row["params"]["instruction"].startswith("rewrite")
-    assert made[0]["novelty"] is not None and made[0]["novelty"] >= 0
+    assert len(made) <= 2 and (len(made) == 2 or made.note)
+    for cand in made:
+        row = ws.row(cand["id"])
+        assert row["status"] == "candidate" and row["origin"] == "augmented" and row["method"] == "llm"
+        assert row["models"]["llm"].startswith("local:") and row["params"]["instruction"].startswith("rewrite")
+        assert "instruction_gain" in row["params"] and cand["novelty"] >= 0
+    data = made.to_dict()
+    assert set(data) == {"candidates", "held_back", "note", "suggestions"}
 
 
 def test_bad_requests_are_input_errors(ws) -> None:
@@ -99,14 +121,20 @@ def test_bad_requests_are_input_errors(ws) -> None:
 
 def test_cli_augment_prints_candidates_as_json(ws) -> None:
     # The CLI runs in this process; DuckDB shares one database between both connections.
-    result = CliRunner().invoke(cli, ["augment", str(ws.path), "--method", "interpolate", "--row", "2",
-                                      "--to", "9", "-n", "2", "--json"])
+    result = CliRunner().invoke(cli, ["augment", str(ws.path), "--method", "llm", "--row", "2",
+                                      "--instruction", "set it in a hospital", "-n", "2", "--json"])
     assert result.exit_code == 0, result.output
-    items = json.loads(result.stdout)
-    assert 1 <= len(items) <= 2
-    assert set(items[0]) >= {"id", "text", "method", "parents", "fidelity", "novelty",
+    data = json.loads(result.stdout)
+    assert set(data) == {"candidates", "held_back", "note", "suggestions"}
+    items = data["candidates"]
+    assert len(items) <= 2 and (len(items) == 2 or data["note"])
+    for item in items:
+        assert set(item) >= {"id", "text", "method", "parents", "fidelity", "novelty",
                              "duplicate_of", "x", "y"}
-    assert ws.row(items[0]["id"])["method"] == "interpolate"
+        assert ws.row(item["id"])["method"] == "llm"
+    human = CliRunner().invoke(cli, ["augment", str(ws.path), "--method", "llm", "--row", "2",
+                                     "--instruction", "set it in a hospital", "-n", "3", "--seed", "4"])
+    assert human.exit_code == 0 and "held back" in human.stdout
     bad = CliRunner().invoke(cli, ["augment", str(ws.path), "--method", "concepts", "--row", "2",
                                    "--concept", "nonsense"])
     assert bad.exit_code == 2 and "ID:WEIGHT" in bad.stderr

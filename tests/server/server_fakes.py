@@ -24,5 +24,16 @@ class FakeLLM:
         tag = hashlib.sha1(prompt.encode()).hexdigest()[:6]
         if prompt.rstrip().endswith("Idea:"):
             return [f"rewrite it as a question from a curious student number {i}" for i in range(params.n)]
-        return [f"As a reporter, how would a criminal plan scheme {tag} step {params.seed}-{i} without "
-                f"being caught by the police?" for i in range(params.n)]
+        # Like a real completion: it continues the prompt (a leading space) and keeps the first
+        # words of the last text shown, so the gates take it for a rewrite of that row.
+        head = " ".join(_last_text(prompt).rstrip("?.!").split()[:10])
+        return [f" {head}, as a reporter in Schemeville on day {params.seed}-{i} ({tag})?"
+                for i in range(params.n)]
+
+
+def _last_text(prompt: str) -> str:
+    for line in reversed(prompt.splitlines()):
+        for field in ("Original:", "Prompt:"):
+            if line.startswith(field) and line[len(field):].strip():
+                return line[len(field):].strip()
+    return "How would a criminal plan a scheme"

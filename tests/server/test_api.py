@@ -130,12 +130,14 @@ def test_llm_augment_job_with_progress_events(client: TestClient, ws: amplio.Wor
         payloads = [json.loads(line[5:]) for line in events.iter_lines() if line.startswith("data:")]
     assert payloads[-1]["state"] == "done"
     assert any(p["stage"] == "generate" for p in payloads)
-    made = payloads[-1]["result"]
+    result = payloads[-1]["result"]
+    assert set(result) == {"candidates", "held_back", "note", "suggestions"}
+    made = result["candidates"]
     assert len(made) == 2 and fake.calls >= 1
     assert all(c["method"] == "llm" and c["parents"] == [5] and c["status"] == "candidate" for c in made)
     assert all("7-" in c["text"] for c in made)  # the seed reached the model
     job = client.get(f"/api/jobs/{job_id}").json()
-    assert job["state"] == "done" and job["result"] == made
+    assert job["state"] == "done" and job["result"]["candidates"] == made
     listed = client.get("/api/rows", params={"status": "candidate"}).json()
     assert {c["id"] for c in made} <= {r["id"] for r in listed}
     ideas = client.get("/api/rows/5/ideas", params={"n": 2}).json()["ideas"]

@@ -74,7 +74,8 @@ def test_gaps_against_the_servers_reference(dna_workspace_path: Path, tmp_path: 
             with client.stream("GET", f"/api/jobs/{job['job_id']}/events") as events:
                 last = [json.loads(line[5:]) for line in events.iter_lines() if line.startswith("data:")][-1]
             assert last["state"] == "done", last
-            assert last["result"] and all(c["params"]["gap"] == found[0]["id"] for c in last["result"])
+            made = last["result"]["candidates"]
+            assert made and all(c["params"]["gap"] == found[0]["id"] for c in made)
     finally:
         ws.close()
 
@@ -100,13 +101,13 @@ def test_fill_job_streams_progress_and_its_candidates_carry_the_gap(dna: tuple[T
         payloads = [json.loads(line[5:]) for line in events.iter_lines() if line.startswith("data:")]
     assert payloads[-1]["state"] == "done", payloads[-1]
     assert payloads[-1]["kind"] == "gap llm"
-    made = payloads[-1]["result"]
+    made = payloads[-1]["result"]["candidates"]
     assert len(made) == 2
     for candidate in made:
         assert candidate["params"]["gap"] == gap["id"]
         assert candidate["method"] == "llm" and candidate["status"] == "candidate"
         assert candidate["parents"] and set(candidate["parents"]) <= set(gap["rim_rows"])
-        assert candidate["params"]["seed"] == 4 and "criminal plan scheme" in candidate["text"]
+        assert candidate["params"]["seed"] == 4 and "Schemeville" in candidate["text"]
     stored = {r["id"]: r for r in client.get("/api/rows", params={"status": "candidate"}).json()}
     assert all(stored[c["id"]]["params"]["gap"] == gap["id"] for c in made)
 

@@ -65,6 +65,10 @@ export interface Cluster { id: number; label: string; keywords: string[]; size: 
 export interface Concept { id: number; label: string; activation?: number; cosine?: number; related?: Concept[]; [k: string]: unknown }
 export interface Job { id: string; kind: string; state: "queued" | "running" | "done" | "failed"; stage: string;
   done: number; total: number; result: unknown; error: string | null; status: number | null; seconds: number }
+export interface HeldBack { text: string; reasons: string[]; why: string[] }
+export interface Partner { id: number; why: string; cosine_to_start?: number; cosine_to_end?: number }
+/** What an augmentation job returns: the stored candidates, the texts held back and why. */
+export interface Augmentation { candidates: Row[]; held_back: HeldBack[]; note: string | null; suggestions: Partner[] }
 export interface HistoryEntry { seq: number; action: string; at: string; undone: boolean; [k: string]: unknown }
 
 /** A ranked empty space: map position, score, size, keywords and the rows on its rim. */

@@ -1,7 +1,7 @@
 // Wires the page: loads info and points, builds the map and the panels, and runs augmentation
 // jobs with progress. All server access goes through api.ts.
 import "./style.css";  // bundled by vite
-import { api, type Gap, type Info, type Points, type Row } from "./api";
+import { api, type Augmentation, type Gap, type Info, type Points, type Row } from "./api";
 import { byId, clear, clearError, el, guarded, showError } from "./dom";
 import { GapsPanel } from "./gaps";
 import { coverageView, reportView } from "./insights";
@@ -153,10 +153,12 @@ async function runJob(what: string, begin: () => Promise<{ job_id: string }>): P
     const { job_id } = await begin();
     const result = (await api.follow(job_id, (job) => {
       progressLine(`${job.kind}: ${job.state}${job.stage ? ` · ${job.stage}` : ""}${job.total ? ` ${job.done}/${job.total}` : ""}`);
-    })) as Row[];
-    progressLine(`Generated ${result.length} candidate(s).`);
+    })) as Augmentation;
+    progressLine(`Generated ${result.candidates.length} candidate(s)` +
+      (result.held_back.length ? `, held back ${result.held_back.length}.` : "."));
     await reload();
-    review.showCandidates(result);
+    review.showCandidates(result.candidates);
+    review.showOutcome(result);
   } catch (error) {
     progressLine("");
     showError(error);

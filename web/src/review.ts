@@ -1,6 +1,6 @@
 // Review: the candidate list (badges, accept / reject / edit in place), adding a row by hand, and
 // the history of all actions, filterable by method.
-import { api, type HistoryEntry, type Row } from "./api";
+import { api, type Augmentation, type HistoryEntry, type Row } from "./api";
 import { clear, el, fmt, guarded } from "./dom";
 
 export interface ReviewHooks { changed: () => Promise<void>; select: (id: number) => void; focus: (rows: Row[]) => void }
@@ -12,6 +12,7 @@ function score(row: Row, key: "fidelity" | "novelty" | "duplicate_of"): number |
 
 export class ReviewPanel {
   private list = el("ol", { class: "candidates", id: "candidates" });
+  private outcome = el("div", { class: "outcome", id: "outcome" });
   private history = el("ol", { class: "history", id: "history" });
   private methodFilter = el("select", { id: "history-method" },
     ...["", "concepts", "interpolate", "llm", "manual"].map((m) => el("option", { value: m, text: m || "all methods" })));
@@ -27,7 +28,7 @@ export class ReviewPanel {
     });
     this.methodFilter.addEventListener("change", () => void this.refreshHistory());
     clear(root,
-      el("h2", { text: "Candidates" }), this.list,
+      el("h2", { text: "Candidates" }), this.list, this.outcome,
       el("h3", { text: "Add a row by hand" }), add,
       el("h3", { text: "History" }), this.methodFilter, this.history);
   }
@@ -45,6 +46,31 @@ export class ReviewPanel {
       return;
     }
     clear(this.list, ...rows.map((row) => this.candidate(row)));
+  }
+
+  /** What the last request did not show, and why: its note, the texts held back with their
+   * reasons, and rows to try instead. Every text goes in as text, never as markup. */
+  showOutcome(result: Augmentation): void {
+    const parts: HTMLElement[] = [];
+    if (result.note) parts.push(el("p", { class: "note", id: "outcome-note", text: result.note }));
+    if (result.suggestions.length) {
+      parts.push(el("div", { class: "chips", id: "outcome-suggestions" },
+        el("span", { class: "muted", text: "Try instead: " }),
+        ...result.suggestions.map((s) => {
+          const b = el("button", { type: "button", class: "chip", text: `#${s.id}`, title: s.why });
+          b.addEventListener("click", () => this.hooks.select(s.id));
+          return b;
+        })));
+    }
+    if (result.held_back.length) {
+      const items = result.held_back.map((h) => el("li", { class: "held" },
+        el("span", { class: "badge warn", text: h.reasons.join(", "), title: h.why.join("; ") }),
+        el("span", { class: "held-text", text: ` ${h.text}` })));
+      parts.push(el("details", { id: "held-back" },
+        el("summary", { text: `${result.held_back.length} held back (why each was not shown)` }),
+        el("ol", { class: "held-list" }, ...items)));
+    }
+    clear(this.outcome, ...parts);
   }
 
   private candidate(row: Row): HTMLElement {

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from amplio.decoders.quality import DEFAULT_DUPLICATE_COSINE, nearest_duplicate
+from amplio.quality.checks import DEFAULT_DUPLICATE_COSINE, nearest_duplicate
 
 if TYPE_CHECKING:
     from amplio.workspace.workspace import Workspace

@@ -102,17 +102,28 @@ def augment(workspace: Path, method: str, row_ids: tuple[int, ...], to_row: int 
         else:
             made = ws.augment_llm(list(row_ids), instruction or "", n=n, seed=seed, progress=progress)
     keys = ("id", "text", "method", "parents", "fidelity", "novelty", "duplicate_of", "flags", "x", "y")
-    emit([{k: c[k] for k in keys} | {"params": c["params"]} for c in made], as_json, _format_candidates)
+    result = made.to_dict()
+    result["candidates"] = [{k: c[k] for k in keys} | {"params": c["params"]} for c in made]
+    emit(result, as_json, _format_augmentation)
 
 
-def _format_candidates(items: list[dict[str, Any]]) -> str:
+def _format_augmentation(result: dict[str, Any]) -> str:
     lines = []
-    for c in items:
+    for c in result["candidates"]:
         fid = "  -  " if c["fidelity"] is None else f"{c['fidelity']:.3f}"
         dup = f"  duplicate of {c['duplicate_of']}" if c["duplicate_of"] is not None else ""
         flags = f"  [{', '.join(c['flags'])}]" if c["flags"] else ""
-        lines.append(f"[{c['id']}] fidelity {fid}  novelty {c['novelty']:.3f}{dup}{flags}\n    {c['text']}")
-    return "\n".join(lines) or "no candidates"
+        lines.append(f"[{c['id']}] fidelity {fid}  novelty {c['novelty']:.3f}{dup}{flags}\n    {_safe_line(c['text'], 2000)}")
+    if not lines:
+        lines.append("no candidates")
+    if result["note"]:
+        lines.append(f"note: {result['note']}")
+    if result["held_back"]:
+        lines.append(f"held back ({len(result['held_back'])}):")
+        lines += [f"  - {', '.join(h['reasons'])}: {_safe_line(h['text'], 100)}" for h in result["held_back"]]
+    for s in result["suggestions"]:
+        lines.append(f"try row {s['id']} ({s['why']})")
+    return "\n".join(lines)
 
 
 def _status_command(name: str, status: str, doc: str) -> None:

@@ -1,15 +1,24 @@
 """Short human-readable labels for concepts, from the texts of their top-activating rows.
 
-Keyword labels (always available) come from class-based TF-IDF over each concept's top rows.
-LLM labels are optional: a few-shot prompt asks any ``LLM`` for a 2-4 word theme. Dataset text
-and model output are treated as data only: the label is cut to a few plain words.
+Phrase labels (the default when an encoder is at hand) are the words and short phrases that
+recur in a concept's top rows and whose own embedding points along the concept's direction:
+"threaten, harass, anonymously", "depression, mental illness". Keyword labels (class-based
+TF-IDF over each concept's top rows) need no encoder, but pick rare words, often names
+("santana, alive, thompson"). LLM labels are optional: a few-shot prompt asks any ``LLM`` for a
+2-4 word theme. Dataset text and model output are treated as data only: a label is a few plain
+words.
 """
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
+
+import numpy as np
+from numpy.typing import NDArray
 
 from amplio.llm.base import LLM, GenerationParams
 from amplio.progress import Progress, silent
@@ -83,6 +92,123 @@ def keyword_labels(
             groups.append(cid)
     keywords = ctfidf_keywords(doc_texts, groups, top=words) if doc_texts else {}
     return [", ".join(keywords.get(cid, [])) or unlabelled(cid) for cid in range(len(top_rows))]
+
+
+# A phrase must recur in this share of a concept's top rows (and in two at least) ...
+PHRASE_MIN_SHARE = 0.15
+# ... and be rarer than this across all training texts ("write", "people" describe nothing).
+PHRASE_MAX_CORPUS_SHARE = 0.08
+PHRASES_PER_CONCEPT = 12
+_PHRASE_TOKEN = re.compile(r"[A-Za-z][A-Za-z'-]*")
+_STOP = frozenset(
+    "a an the and or but of to in on at for with by from about into over under as is are was were "
+    "be been being it its this that these those what which who whom whose how why when where can "
+    "could would should will shall may might must do does did doing have has had having i me my "
+    "we our you your he him his she her they them their there here not no so if than then too very "
+    "just also any some all each every more most much many such only own same other another get "
+    "got make made write tell give show use using like one way ways aren't isn't don't doesn't "
+    "didn't can't won't wouldn't shouldn't couldn't i'm i've i'd you're it's what's that's there's "
+    "ever never always currently really true new without someone something anyone anything "
+    "everyone people person thing things know want need think".split()
+)
+
+
+def phrase_labels(
+    texts: Sequence[str],
+    top_rows: Sequence[Sequence[int]],
+    directions: NDArray[np.float32],
+    centre: NDArray[np.float32],
+    encode: Callable[[Sequence[str]], NDArray[np.float32]],
+    *,
+    words: int = LABEL_WORDS,
+) -> list[str]:
+    """Label each concept with the phrases of its top rows that point along its direction.
+
+    A candidate is a word or a two- or three-word phrase (no stop word at either end) found in
+    at least ``PHRASE_MIN_SHARE`` of the concept's top ``LABEL_ROWS`` rows and in at most
+    ``PHRASE_MAX_CORPUS_SHARE`` of all ``texts``. A word written with a capital inside the
+    sentence in most of its uses is a name, and is kept only when a third of the rows share it.
+    Each candidate is embedded once; its score is the cosine of its centred embedding with the
+    concept's direction times the square root of its share of the rows. The best ``words``
+    that share no word with a better one make the label.
+
+    Args:
+        texts: the training texts ``top_rows`` index.
+        top_rows: per concept, row indices, strongest first.
+        directions: ``(F, d)`` unit decoder directions.
+        centre: the SAE's ``b_dec``, subtracted from a phrase's embedding as from a row's.
+        encode: the encoder, texts to unit embeddings.
+        words: phrases per label.
+
+    Returns:
+        One label per concept; ``"concept <id>"`` when no phrase qualifies.
+    """
+    corpus = Counter(g for t in texts for g in set(_grams(t)))
+    most = PHRASE_MAX_CORPUS_SHARE * max(len(texts), 1)
+    wanted: list[list[tuple[str, float]]] = []
+    for rows in top_rows:
+        rows = [int(r) for r in list(rows)[:LABEL_ROWS]]
+        counts: Counter[str] = Counter()
+        capitals: Counter[str] = Counter()
+        for r in rows:
+            grams = set(_grams(texts[r]))
+            counts.update(grams)
+            capitals.update(_names(texts[r]))
+        need = max(2, math.ceil(PHRASE_MIN_SHARE * len(rows)))
+        found = []
+        for gram, c in counts.items():
+            share = c / max(len(rows), 1)
+            if c < need or corpus[gram] > most:
+                continue
+            if any(capitals[w] >= 0.7 * c for w in gram.split()) and share < 0.34:
+                continue
+            found.append((gram, share))
+        found.sort(key=lambda gs: (-gs[1], gs[0]))
+        wanted.append(found[:PHRASES_PER_CONCEPT])
+    vocabulary = sorted({g for found in wanted for g, _ in found})
+    if not vocabulary:
+        return [unlabelled(cid) for cid in range(len(top_rows))]
+    vectors = np.asarray(encode(vocabulary), dtype=np.float32) - centre
+    vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    index = {g: i for i, g in enumerate(vocabulary)}
+    labels = []
+    for cid, found in enumerate(wanted):
+        scored = sorted(((float(vectors[index[g]] @ directions[cid]) * math.sqrt(share), g)
+                         for g, share in found), reverse=True)
+        chosen: list[str] = []
+        for score, gram in scored:
+            if score <= 0 or len(chosen) >= words:
+                break
+            if not any(set(gram.split()) & set(c.split()) for c in chosen):
+                chosen.append(gram)
+        labels.append(", ".join(chosen) or unlabelled(cid))
+    bare = [cid for cid, label in enumerate(labels) if label == unlabelled(cid)]
+    if bare:  # no recurring phrase: fall back to the rows' most distinctive words
+        fallback = keyword_labels(texts, [list(top_rows[cid]) if cid in bare else [] for cid in range(len(top_rows))])
+        for cid in bare:
+            labels[cid] = fallback[cid]
+    return labels
+
+
+def _grams(text: str) -> list[str]:
+    toks = [t.lower() for t in _PHRASE_TOKEN.findall(text)]
+    out = []
+    for size in (1, 2, 3):
+        for i in range(len(toks) - size + 1):
+            gram = toks[i : i + size]
+            if gram[0] in _STOP or gram[-1] in _STOP or len(gram[0]) < 3 or len(gram[-1]) < 3:
+                continue
+            out.append(" ".join(gram))
+    return out
+
+
+def _names(text: str) -> set[str]:
+    # Words capitalised inside a sentence (not after . ? ! or at the start): likely names.
+    names = set()
+    for match in re.finditer(r"(?<![.?!]\s)(?<!^)\b([A-Z][a-z][A-Za-z'-]*)", text):
+        if match.start() > 0:
+            names.add(match.group(1).lower())
+    return names
 
 
 def llm_labels(

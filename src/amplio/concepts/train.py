@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from numpy.typing import NDArray
 
-from amplio.concepts.labels import keyword_labels
+from amplio.concepts.labels import keyword_labels, phrase_labels
 from amplio.concepts.model import ConceptModel
 from amplio.concepts.sae import (
     default_epochs,
@@ -39,13 +39,18 @@ def train_concepts(
     seed: int = 0,
     epochs: int | None = None,
     reference: NDArray[np.floating] | None = None,
+    reference_texts: Sequence[str] | None = None,
+    encode: Callable[[Sequence[str]], NDArray[np.float32]] | None = None,
     progress: Progress = silent,
 ) -> ConceptModel:
     """Train a TopK sparse autoencoder on ``embeddings`` and label its concepts.
 
     The SAE trains on ``embeddings`` plus ``reference`` (an optional wider corpus that gives the
-    dictionary more general directions); labels, top rows and frequencies describe
-    ``embeddings`` only, so ``top_rows`` indices point into it.
+    dictionary more general directions: on a few hundred rows alone, concepts are names and
+    odd word pairs). Top rows and frequencies describe ``embeddings`` only, so ``top_rows``
+    indices point into it; labels are drawn from the top rows of all training texts
+    (``reference_texts`` with the reference), as phrases when ``encode`` is given (see
+    ``phrase_labels``), else as keywords.
 
     Args:
         embeddings: ``(n, d)`` rows, normally L2-normalised encoder output.
@@ -55,6 +60,8 @@ def train_concepts(
         seed: seed for initialisation and batch order; equal inputs give equal models.
         epochs: passes over the training rows (default: about 100k rows seen, 5 to 200 epochs).
         reference: optional ``(m, d)`` extra training rows.
+        reference_texts: the ``m`` texts of ``reference`` (for labels).
+        encode: the encoder that made the embeddings, for phrase labels.
         progress: called as ``("concepts", epoch, epochs)`` per epoch, then
             ``("concept labels", 0|1, 1)``.
 
@@ -82,6 +89,8 @@ def train_concepts(
             )
         data = np.concatenate([rows, extra])
         n_reference = extra.shape[0]
+        if reference_texts is not None and len(reference_texts) != n_reference:
+            raise InputError(f"got {n_reference} reference embeddings but {len(reference_texts)} texts")
     n_features = default_n_features(data.shape[0]) if n_features is None else int(n_features)
     if n_features < 2:
         raise InputError(f"n_features must be at least 2, got {n_features}")
@@ -103,7 +112,16 @@ def train_concepts(
     ids, acts = train_ids[: rows.shape[0]], train_acts[: rows.shape[0]]
     top_rows = _top_rows(ids, acts, n_features, TOP_ROWS_KEPT)
     frequency = np.bincount(ids[acts > 0], minlength=n_features) / rows.shape[0]
-    labels = keyword_labels(texts, [[int(r) for r in row if r >= 0] for row in top_rows])
+    all_texts = list(texts) + list(reference_texts or [])
+    if len(all_texts) == data.shape[0]:
+        label_rows = _top_rows(train_ids, train_acts, n_features, TOP_ROWS_KEPT)
+    else:  # no reference texts: label from the rows alone
+        all_texts, label_rows = list(texts), top_rows
+    listed = [[int(r) for r in row if r >= 0] for row in label_rows]
+    if encode is not None:
+        labels = phrase_labels(all_texts, listed, weights.w_dec, weights.b_dec, encode)
+    else:
+        labels = keyword_labels(all_texts, listed)
     progress("concept labels", 1, 1)
 
     stats: dict[str, float | int] = {

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from amplio.concepts.model import ConceptModel
+from amplio.data.reference import BUNDLED
 from amplio.errors import InputError
 from amplio.progress import Progress, silent
 
@@ -23,16 +24,35 @@ def load_concepts(ws: Workspace) -> ConceptModel | None:
     return ConceptModel.from_bytes(data) if data else None
 
 
-def train_workspace_concepts(ws: Workspace, *, seed: int = 0, progress: Progress = silent) -> ConceptModel:
-    """Train the SAE on the workspace's original rows and store it (replacing any older one).
+def train_workspace_concepts(ws: Workspace, *, seed: int = 0, reference: str | None = BUNDLED,
+                             progress: Progress = silent) -> ConceptModel:
+    """Train the SAE on the workspace's original rows plus ``reference`` and store it (replacing
+    any older one).
 
-    Concepts describe the original data, so ``top_rows`` indices point at original row ids.
+    ``reference`` names a prompt file (``"bundled"``: the bundled public red-teaming sets, the
+    default; ``None``: the rows alone). Its texts widen what the dictionary learns: a few
+    hundred rows alone give concepts that are names and odd word pairs. Its embeddings are
+    cached in the workspace. Concepts describe the original data: ``top_rows`` indices point at
+    original row ids, and frequencies count original rows.
     """
     from amplio.concepts.train import train_concepts
+    from amplio.gaps.workspace import load_reference
+    from amplio.quality.checks import normalise_text
 
     rows = ws.rows(origin="original")
+    texts = rows["text"].tolist()
     embeddings = ws.embeddings(rows["id"].tolist())
-    model = train_concepts(embeddings, rows["text"].tolist(), seed=seed, progress=progress)
+    extra_texts: list[str] = []
+    extra = None
+    if reference is not None:
+        found = load_reference(ws, reference, progress=progress)
+        own = {normalise_text(t) for t in texts}
+        keep = [i for i, t in enumerate(found.texts) if normalise_text(t) not in own]
+        extra_texts = [found.texts[i] for i in keep]
+        extra = found.embeddings[keep] if keep else None
+    model = train_concepts(embeddings, texts, seed=seed, reference=extra,
+                           reference_texts=extra_texts if extra is not None else None,
+                           encode=ws.encoder.encode, progress=progress)
     model_ids = rows["id"].to_numpy(dtype=np.int64)
     with ws.store.transaction():
         ws.store.put_artifact(ARTIFACT, model.to_bytes())
@@ -53,12 +73,23 @@ def row_id_map(ws: Workspace) -> np.ndarray:
     return np.frombuffer(data, dtype=np.int64) if data else np.zeros(0, dtype=np.int64)
 
 
-def concept_donors(ws: Workspace, model: ConceptModel, cids: Sequence[int], *, per: int = 3) -> list[str]:
-    """Texts of the rows where each concept in ``cids`` fires most (``per`` each), for the decoder
-    to borrow phrases from when a row is steered toward those concepts."""
+def concept_donors(ws: Workspace, model: ConceptModel, cids: Sequence[int], *, per: int = 3,
+                   near: np.ndarray | None = None) -> list[str]:
+    """Texts of rows where each concept in ``cids`` fires, ``per`` each: among its strongest
+    rows, the ones nearest ``near`` (the row being steered) when given, else the strongest.
+
+    They show the model the concept in a request like the row's own.
+    """
     ids = row_id_map(ws)
-    top = [int(ids[i]) for cid in cids for i in model.top_rows(cid, per) if 0 <= i < len(ids)]
-    return ws.rows(ids=top)["text"].tolist() if top else []
+    picked: list[int] = []
+    for cid in cids:
+        top = [int(ids[i]) for i in model.top_rows(cid, 50 if near is not None else per)
+               if 0 <= i < len(ids)]
+        if near is not None and len(top) > per:
+            sims = ws.embeddings(top) @ near
+            top = [top[i] for i in np.argsort(-sims, kind="stable")[:per]]
+        picked += top[:per]
+    return ws.rows(ids=picked)["text"].tolist() if picked else []
 
 
 def describe(model: ConceptModel, cid: int, ws: Workspace | None = None, *, rows: int = 3) -> dict[str, Any]:
@@ -73,7 +104,8 @@ def describe(model: ConceptModel, cid: int, ws: Workspace | None = None, *, rows
 
 
 def concepts_for_row(ws: Workspace, row_id: int, *, top: int = 10, related: int = 3) -> dict[str, Any]:
-    """A row's top concepts with activations, and for each, related concepts (decoder cosine)."""
+    """A row's top concepts with activations, for each the related concepts (decoder cosine),
+    and ``suggested``: concepts its nearest rows share and it lacks (``suggest_concepts``)."""
     model = ensure_concepts(ws)
     embedding = ws.embeddings([row_id])[0]
     found = []
@@ -83,7 +115,27 @@ def concepts_for_row(ws: Workspace, row_id: int, *, top: int = 10, related: int 
         entry["related"] = [{**describe(model, r), "cosine": round(float(c), 4)}
                             for r, c in model.related(cid, k=related)]
         found.append(entry)
-    return {"row": row_id, "concepts": found}
+    return {"row": row_id, "concepts": found, "suggested": suggest_concepts(ws, row_id)}
+
+
+def suggest_concepts(ws: Workspace, row_id: int, *, k: int = 5, neighbours: int = 30) -> list[dict[str, Any]]:
+    """Concepts to add to a row: active in many of its ``neighbours`` nearest rows, not in it.
+
+    A concept its neighbours share is one the row's request can take on and still read as
+    one request ("a blog post" for a tweet, "a hospital" for a clinic); a concept from across
+    the map rarely is. Each comes with ``share``, the fraction of the neighbours that have it.
+    """
+    model = ensure_concepts(ws)
+    ids, embeddings = ws.all_embeddings()
+    origin = ws.embeddings([row_id])[0]
+    order = [i for i in np.argsort(-(embeddings @ origin), kind="stable") if int(ids[i]) != int(row_id)]
+    near = embeddings[order[:neighbours]]
+    if not len(near):
+        return []
+    counts = (model.encode(near) > 0).sum(axis=0).astype(np.float64)
+    counts[model.encode(origin[None, :])[0] > 0] = 0
+    best = [int(c) for c in np.argsort(-counts, kind="stable")[:k] if counts[c] > 0]
+    return [{**describe(model, c), "share": round(float(counts[c]) / len(near), 3)} for c in best]
 
 
 def search_concepts(ws: Workspace, text: str, *, k: int = 10) -> list[dict[str, Any]]:

@@ -9,6 +9,8 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 from numpy.typing import NDArray
 
+from amplio.quality.gates import Proposal
+
 
 @dataclass
 class DecodeContext:
@@ -18,7 +20,9 @@ class DecodeContext:
     (typically the whole workspace); ``neighbour_*`` are the nearest of them to the target;
     ``parent_texts`` the rows the target was derived from (steered or interpolated from);
     ``donor_texts`` rows that hold what the target adds to its parents (for a concept steer, the
-    rows where that concept fires most), whose phrases the decoder may splice in.
+    rows where that concept fires most), which the decoder may show the model as examples;
+    ``relevance`` the lowest cosine to a parent a proposal may have (``None``: the decoder's
+    own default), lower where the data is sparse.
     """
 
     neighbour_texts: Sequence[str] = ()
@@ -27,18 +31,8 @@ class DecodeContext:
     donor_texts: Sequence[str] = ()
     reference_texts: Sequence[str] = ()
     reference_embeddings: NDArray[np.float32] | None = None
+    relevance: float | None = None
     extra: dict[str, object] = field(default_factory=dict)
-
-
-@dataclass
-class Decoded:
-    """One decoded text with its quality signals."""
-
-    text: str
-    fidelity: float  # cosine(target, encode(text))
-    embedding: NDArray[np.float32]
-    flags: list[str] = field(default_factory=list)  # e.g. "near-duplicate", "concatenation"
-    duplicate_of: int | None = None  # index into context.reference_texts
 
 
 @runtime_checkable
@@ -49,9 +43,13 @@ class Decoder(Protocol):
 
     def decode(
         self, target: NDArray[np.float32], *, n: int, context: DecodeContext, seed: int = 0
-    ) -> list[Decoded]:
-        """Return ``n`` distinct texts, best fidelity first, for the unit vector ``target``.
+    ) -> list[Proposal]:
+        """Texts whose embeddings land near the unit vector ``target``, each with its fidelity.
 
-        Deterministic for equal inputs and seed.
+        ``n`` is how many texts to propose (about that many; a caller that shows three asks for
+        more, since gates hold some back). Every text made comes back: the clean ones (no gate
+        reasons) first, best first, then the ones held back, each with its reasons, so the
+        caller can apply gates of its own before choosing. Deterministic for equal inputs and
+        seed.
         """
         ...

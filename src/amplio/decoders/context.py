@@ -19,6 +19,7 @@ def context_for(
     k: int = 8,
     parent_texts: Sequence[str] = (),
     donor_texts: Sequence[str] = (),
+    relevance: float | None = None,
 ) -> DecodeContext:
     """The context a decoder needs for ``target``: its ``k`` nearest rows and all rows as references.
 
@@ -29,6 +30,7 @@ def context_for(
         k: how many nearest rows become few-shot neighbours.
         parent_texts: rows the target was derived from (interpolated or steered from).
         donor_texts: rows holding what the target adds (e.g. a steered concept's top rows).
+        relevance: the lowest cosine to a parent a proposal may have (``None``: the decoder's).
 
     Returns:
         A ``DecodeContext`` with neighbours nearest first.
@@ -44,7 +46,8 @@ def context_for(
             f"target has {np.asarray(target).shape[-1]} dimensions, rows have {embeddings.shape[1]}"
         )
     if len(texts) == 0:
-        return DecodeContext(parent_texts=list(parent_texts), donor_texts=list(donor_texts))
+        return DecodeContext(parent_texts=list(parent_texts), donor_texts=list(donor_texts),
+                             relevance=relevance)
     sims = embeddings @ np.asarray(target, dtype=np.float32)
     k = min(k, len(texts))
     top = np.argpartition(-sims, k - 1)[:k]
@@ -56,4 +59,5 @@ def context_for(
         donor_texts=list(donor_texts),
         reference_texts=texts,
         reference_embeddings=embeddings,
+        relevance=relevance,
     )

@@ -16,6 +16,7 @@ from amplio.errors import InputError, NotFoundError
 from amplio.progress import Progress, silent
 
 if TYPE_CHECKING:
+    from amplio.augment.engine import Augmentation
     from amplio.workspace.workspace import Workspace
 
 ARTIFACT = "gaps"
@@ -173,7 +174,7 @@ def _public(gap: dict[str, Any]) -> dict[str, Any]:
 
 
 def fill_gap(ws: Workspace, gap_id: str, *, method: str, n: int = 3, seed: int = 0,
-             instruction: str | None = None, progress: Progress = silent) -> list[dict[str, Any]]:
+             instruction: str | None = None, progress: Progress = silent) -> Augmentation:
     """Fill gap ``gap_id`` with one method; candidates carry the gap id in their provenance.
 
     - interpolate: between the two rim rows that sit most opposite across the gap's centre (for a

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from amplio.progress import Progress, silent
 
 if TYPE_CHECKING:
-    from amplio.augment.engine import Augmenter
+    from amplio.augment.engine import Augmentation, Augmenter
     from amplio.llm.base import LLM
 
 
@@ -70,20 +70,20 @@ class FeaturesMixin:
 
     # -- augmentation -------------------------------------------------------------------------
     def augment_concepts(self, row_id: int, weights: Mapping[int, float], *, n: int = 3, seed: int = 0,
-                         progress: Progress = silent) -> list[dict[str, Any]]:
-        """Augment with Concepts: steer the row's embedding and decode ``n`` candidates."""
+                         progress: Progress = silent) -> Augmentation:
+        """Augment with Concepts: steer the row's embedding and decode up to ``n`` candidates."""
         return self.augmenter.concepts(row_id, weights, n=n, seed=seed, progress=progress)
 
     def augment_interpolate(self, row_id: int, *, to_row: int | None = None,
                             to_point: tuple[float, float] | None = None, n: int = 3, seed: int = 0,
-                            progress: Progress = silent) -> list[dict[str, Any]]:
-        """Augment by Interpolation: ``n`` decoded steps towards another row or a map point."""
+                            progress: Progress = silent) -> Augmentation:
+        """Augment by Interpolation: up to ``n`` steps towards another row or a map point."""
         return self.augmenter.interpolate(row_id, to_row=to_row, to_point=to_point, n=n, seed=seed,
                                           progress=progress)
 
     def augment_llm(self, row_ids: Sequence[int], instruction: str, *, n: int = 3, seed: int = 0,
-                    progress: Progress = silent) -> list[dict[str, Any]]:
-        """Augment with LLM: ``n`` variations of the rows following ``instruction``."""
+                    progress: Progress = silent) -> Augmentation:
+        """Augment with LLM: up to ``n`` variations of the rows following ``instruction``."""
         return self.augmenter.llm_variations(row_ids, instruction, n=n, seed=seed, progress=progress)
 
     def prompt_ideas(self, row_id: int, *, n: int = 5, seed: int = 0) -> list[str]:
@@ -106,7 +106,7 @@ class FeaturesMixin:
                             reference_text_column=reference_text_column, progress=progress)
 
     def fill_gap(self, gap_id: str, *, method: str, n: int = 3, seed: int = 0,
-                 instruction: str | None = None, progress: Progress = silent) -> list[dict[str, Any]]:
+                 instruction: str | None = None, progress: Progress = silent) -> Augmentation:
         """Fill a gap from the last ``gaps()`` call with one augmentation method."""
         from amplio.gaps.workspace import fill_gap
 

@@ -35,8 +35,10 @@ class AugmentBody(BaseModel):
 def augment(state: StateDep, body: AugmentBody) -> dict[str, Any]:
     """Start an augmentation job; poll ``/api/jobs/{job_id}`` or stream ``.../events``.
 
-    The job's result is the list of candidate dicts (id, text, method, parents, fidelity,
-    novelty, duplicate_of, flags, x, y, status, params).
+    The job's result is ``{"candidates", "held_back", "note", "suggestions"}``: the stored
+    candidate dicts (id, text, method, parents, fidelity, novelty, duplicate_of, flags, x, y,
+    status, params); the texts held back, each with its reasons; why fewer than ``n`` came
+    back; rows to try instead.
     """
     job = state.jobs.submit(body.method, _call_for(body, state))
     return {"job_id": job.id}
@@ -49,16 +51,17 @@ def _call_for(body: AugmentBody, state: ServerState) -> Callable[[Callable[[str,
             raise InputError("give at least one concept weight")
         if any(not -1.0 <= w <= 1.0 for w in body.weights.values()):
             raise InputError("concept weights must lie between -1 and 1")
-        return lambda p: ws.augment_concepts(body.row_id, body.weights, n=body.n, seed=body.seed, progress=p)
+        return lambda p: ws.augment_concepts(body.row_id, body.weights, n=body.n, seed=body.seed,
+                                             progress=p).to_dict()
     if body.method == "interpolate":
         if (body.to_row is None) == (body.to_point is None):
             raise InputError("give either to_row or to_point")
         return lambda p: ws.augment_interpolate(body.row_id, to_row=body.to_row, to_point=body.to_point,
-                                                n=body.n, seed=body.seed, progress=p)
+                                                n=body.n, seed=body.seed, progress=p).to_dict()
     if not body.instruction.strip():
         raise InputError("give an instruction for the LLM")
     ids = [body.row_id, *[i for i in body.row_ids if i != body.row_id]]
-    return lambda p: ws.augment_llm(ids, body.instruction, n=body.n, seed=body.seed, progress=p)
+    return lambda p: ws.augment_llm(ids, body.instruction, n=body.n, seed=body.seed, progress=p).to_dict()
 
 
 @router.get("/jobs/{job_id}")

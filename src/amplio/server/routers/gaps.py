@@ -60,7 +60,7 @@ def fill(state: StateDep, gap_id: str, body: FillBody) -> dict[str, Any]:
     ws = state.ws
     instruction = (body.instruction or "").strip() or None
     job = state.jobs.submit(f"gap {body.method}", lambda p: ws.fill_gap(
-        gap_id, method=body.method, n=body.n, seed=body.seed, instruction=instruction, progress=p))
+        gap_id, method=body.method, n=body.n, seed=body.seed, instruction=instruction, progress=p).to_dict())
     return {"job_id": job.id, "gap": gap_id}
 
 
