@@ -26,7 +26,7 @@ import pandas as pd
 from amplio.decoders.quality import normalise_text
 
 import amplio
-from amplio.concepts.workspace import ensure_concepts
+from amplio.workspace.concepts import ensure_concepts
 
 AART = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "aart_v1_20231117.csv"
 RESULTS = Path(__file__).resolve().parent / "results" / "augment.json"

@@ -152,7 +152,8 @@ def sample(args: argparse.Namespace) -> None:
                               "seed_row": row, "row_id": c["id"], **details,
                               "fidelity": c["fidelity"], "novelty": c["novelty"],
                               **{k: c["params"][k] for k in ("concept_activation", "alpha", "position",
-                                                             "instruction_gain", "relevance")
+                                                             "instruction_gain", "relevance", "list",
+                                                             "source_cosine", "made_by")
                                  if k in c["params"]}})
             print(f"seed {i} {method}: {len(result)}/{args.n} in {seconds:.1f}s", flush=True)
         controls = [int(r) for r in rng.choice([x for x in ids if x != row], CONTROLS_PER_SEED, replace=False)]

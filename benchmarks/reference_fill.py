@@ -122,7 +122,7 @@ def still_listed(filled: list[dict], after: list[dict]) -> int:
 
 
 def run(args: argparse.Namespace) -> dict:
-    from amplio.gaps.workspace import load_reference
+    from amplio.workspace.references import load_reference
     from amplio.workspace.workspace import Workspace
 
     out: dict = {"dataset": "aart", "reference": list(REFERENCES["aart"]), "top": TOP,

@@ -14,8 +14,8 @@ import amplio
 from amplio.augment.interpolation import embedding_at_point, interpolation_targets
 from amplio.cli import commands  # noqa: F401  (registers the commands)
 from amplio.cli.main import cli
-from amplio.concepts.workspace import ensure_concepts
 from amplio.errors import InputError, NotFoundError
+from amplio.workspace.concepts import ensure_concepts
 
 pytestmark = pytest.mark.slow
 

@@ -64,8 +64,8 @@ def test_markup_in_data_shows_as_text_and_runs_nothing(page: Page, server: str) 
     shot(page, "02-hostile-text")
 
 
-def generate(page: Page, expect_method: str) -> None:
-    page.fill("#n", "1")
+def generate(page: Page, expect_method: str, n: int = 3) -> None:
+    page.fill("#n", str(n))
     page.click("#generate")
     expect(page.locator("#job-status")).to_contain_text("Generated", timeout=LONG)
     expect(page.locator(f"#candidates li.candidate .badge.method:text-is('{expect_method}')").first).to_be_visible()
@@ -89,13 +89,18 @@ def test_whole_loop_select_augment_review_export(page: Page, server: str, datase
     rows = dataset[1]
     select_by_search(page, "bank")
 
-    # Concepts: the row's concepts load; move one slider; generate one candidate.
+    # Concepts: the row's concepts load; add a suggested one (its slider starts at +0.8); generate.
     page.click("#tab-concepts")
-    slider = page.locator("#concept-sliders input[type=range]").first
-    expect(slider).to_be_visible(timeout=LONG)
-    slider.fill("0.8")
+    chip = page.locator("#suggested-concepts .chip").first
+    expect(chip).to_be_visible(timeout=LONG)
+    chip.click()
+    expect(page.locator("#concept-sliders output").last).to_have_text("0.8")
     shot(page, "03-concepts-tab")
     generate(page, "concepts")
+    # What was not shown is listed with its reasons, as text.
+    expect(page.locator("#held-back summary")).to_contain_text("held back")
+    page.click("#held-back summary")
+    expect(page.locator("#held-back .held .badge").first).not_to_be_empty()
     shot(page, "04-concepts-candidate")
     accepted = [accept_first(page, "concepts")]
 
@@ -127,9 +132,10 @@ def test_whole_loop_select_augment_review_export(page: Page, server: str, datase
     expect(page.locator("#candidates")).not_to_contain_text(edited)
 
     # A row added by hand, then undone.
+    generated = int(page.locator("[data-testid=row-count]").inner_text())
+    assert generated >= rows + 4  # at least one concepts, one interpolation, two LLM candidates
     page.fill("#manual-text", "A row typed by hand")
     page.click("#add-row")
-    generated = rows + 4  # one concepts, one interpolation, two LLM candidates
     expect(page.locator("[data-testid=row-count]")).to_have_text(str(generated + 1))
     page.click("#undo")
     expect(page.locator("[data-testid=row-count]")).to_have_text(str(generated))

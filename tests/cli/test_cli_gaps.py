@@ -34,8 +34,9 @@ def test_gaps_fill_and_report(ws_path: Path) -> None:
     assert all(GAP_KEYS <= set(g) for g in found)
     gap = found[0]
 
-    made = run_json("augment", str(ws_path), "--gap", gap["id"], "--method", "llm", "-n", "2")
-    assert isinstance(made, list) and 1 <= len(made) <= 2
+    result = run_json("augment", str(ws_path), "--gap", gap["id"], "--method", "llm", "-n", "2")
+    made = result["candidates"]
+    assert isinstance(made, list) and 1 <= len(made) <= 2 and isinstance(result["held_back"], list)
     with amplio.load(ws_path, read_only=True) as ws:
         for cand in made:
             row = ws.row(cand["id"])  # the stored provenance, not the command's echo
@@ -92,7 +93,7 @@ def test_reference_gaps_and_fill_without_the_reference(ws_path: Path, reference_
     assert human.stdout.startswith(f"not covered, vs reference.jsonl ({top['reference']['rows']} ")
 
     # The gap is remembered: --gap works without --reference.
-    made = run_json("augment", str(ws_path), "--gap", top["id"], "--method", "concepts", "-n", "1")
+    made = run_json("augment", str(ws_path), "--gap", top["id"], "--method", "concepts", "-n", "1")["candidates"]
     assert len(made) <= 1
     for cand in made:
         assert cand["params"]["gap"] == top["id"] and cand["method"] == "concepts"

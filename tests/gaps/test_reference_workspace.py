@@ -86,17 +86,19 @@ def test_interpolation_walks_into_a_reference_gap(ws, garden_reference_csv: Path
     assert closest > float(rim.max()), (closest, float(rim.max()), [c["text"] for c in made])
 
 
-def test_copies_of_reference_examples_are_flagged(ws) -> None:  # noqa: ANN001
-    """An LLM fill shows the model a reference gap's examples; a variation that copies one is a
-    near-duplicate, as a copy of a row would be (the decoded methods check the same way)."""
-    from amplio.augment.candidates import Draft
-    from amplio.augment.engine import _flag_copies
+def test_copies_of_reference_examples_are_held_back(ws) -> None:  # noqa: ANN001
+    """A fill shows the model a reference gap's examples; a text that copies one is held back
+    as a near-copy, as a copy of a row would be, whichever the method."""
+    from amplio.quality import gates
+    from amplio.quality.gates import Ground, Proposal
 
     guides = ["How do I prune a rose bush in winter?", "When should I plant tomatoes outside?"]
     texts = ["how do I prune a rose bush in winter", "How do I graft an apple tree in spring?"]
-    drafts = [Draft(t, e, {}) for t, e in zip(texts, ws.encoder.encode(texts), strict=True)]
-    _flag_copies(drafts, *ws.augmenter._embed_guides(guides))
-    assert drafts[0].flags == ["near-duplicate"] and drafts[1].flags == []
+    rows = ws.augmenter._rows(guides)
+    assert list(rows.ids[-2:]) == [-1, -1] and rows.texts[-2:] == guides
+    proposals = [Proposal(t, e) for t, e in zip(texts, ws.encoder.encode(texts), strict=True)]
+    gates.check(proposals, Ground(rows=rows.texts, row_embeddings=rows.embeddings))
+    assert proposals[0].reasons == [gates.NEAR_COPY] and proposals[1].clean
 
 
 def test_reference_errors(ws, garden_reference_csv: Path, tmp_path: Path) -> None:  # noqa: ANN001

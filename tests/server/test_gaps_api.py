@@ -18,9 +18,9 @@ from fastapi.testclient import TestClient
 from server_fakes import FakeLLM
 
 import amplio
-from amplio.concepts.workspace import load_concepts
 from amplio.embedding.base import Encoder
 from amplio.server import create_app
+from amplio.workspace.concepts import load_concepts
 
 GAP_KEYS = {"id", "score", "x", "y", "size", "radius", "description", "rim_rows", "labels"}
 

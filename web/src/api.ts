@@ -117,7 +117,7 @@ export const api = {
   search: (q: string, mode: "substring" | "semantic") =>
     request<{ hits: Hit[] }>("GET", "search", { q, mode }).then((r) => r.hits),
   clusters: () => request<Cluster[]>("GET", "clusters"),
-  rowConcepts: (id: number) => request<{ concepts: Concept[] }>("GET", `rows/${id}/concepts`).then((r) => r.concepts),
+  rowConcepts: (id: number) => request<{ concepts: Concept[]; suggested: Concept[] }>("GET", `rows/${id}/concepts`),
   searchConcepts: (q: string) => request<Concept[]>("GET", "concepts/search", { q }),
   relatedConcepts: (id: number) => request<Concept[]>("GET", `concepts/${id}/related`),
   ideas: (id: number) => request<{ ideas: string[] }>("GET", `rows/${id}/ideas`).then((r) => r.ideas),

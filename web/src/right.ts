@@ -86,13 +86,18 @@ export class RightPanel {
         return el("label", { class: "slider" }, el("span", { class: "concept-name", text: w.label }), input, value);
       }));
     };
-    const chips = (list: Concept[]) => el("div", { class: "chips" }, ...list.map((c) => {
+    // A concept added to a row starts at +0.8: on the scale's upper end, where its activation
+    // rises in the candidates (a half step often stays under the row's own).
+    const chips = (list: Concept[], id?: string) => el("div", { class: "chips", id }, ...list.map((c) => {
       const b = el("button", { type: "button", class: "chip", text: c.label, title: `concept ${c.id}` });
-      b.addEventListener("click", () => addSlider(c, 0.5));
+      b.addEventListener("click", () => addSlider(c, 0.8));
       return b;
     }));
-    for (const c of found.slice(0, 5)) addSlider(c);
-    const top = el("ul", { class: "concepts", id: "row-concepts" }, ...found.slice(0, 6).map((c) => el("li", {},
+    for (const c of found.concepts.slice(0, 5)) addSlider(c);
+    const suggested = found.suggested.length ? [
+      el("h3", { text: "Suggested: concepts its nearest rows share and it lacks" }),
+      chips(found.suggested, "suggested-concepts")] : [];
+    const top = el("ul", { class: "concepts", id: "row-concepts" }, ...found.concepts.slice(0, 6).map((c) => el("li", {},
       el("span", { text: c.label }), el("span", { class: "muted", text: ` ${(c.activation ?? 0).toFixed(2)}` }),
       c.related?.length ? chips(c.related) : null)));
     const query = el("input", { type: "search", placeholder: "Find a concept…", id: "concept-search" });
@@ -104,7 +109,7 @@ export class RightPanel {
       if (hits) clear(results, chips(hits));
     });
     const n = this.nInput();
-    clear(this.body, el("h3", { text: "Top concepts (click a related one to add it)" }), top, form, results,
+    clear(this.body, ...suggested, el("h3", { text: "Top concepts (click a related one to add it)" }), top, form, results,
       el("h3", { text: "Weights (−1 to 1)" }), sliders, el("label", {}, "n ", n),
       this.generateButton(() => {
         const weights = Object.fromEntries([...this.weights].filter(([, w]) => w.weight !== 0).map(([id, w]) => [id, w.weight]));

@@ -33,8 +33,8 @@ def _load(workspace: Path, *, read_only: bool = False) -> Any:
 def concepts(workspace: Path, row_id: int | None, query: str | None, concept_id: int | None,
              retrain: bool, seed: int, as_json: bool) -> None:
     """Train (once) and explore the workspace's sparse-autoencoder concepts."""
-    from amplio.concepts.workspace import ensure_concepts
     from amplio.progress import TqdmProgress
+    from amplio.workspace.concepts import ensure_concepts
 
     with _load(workspace) as ws:
         if retrain:
@@ -251,7 +251,7 @@ def _serve(source: Path | None, text_col: str | None, label_col: str | None, wor
                      progress=TqdmProgress()) as ws:
         path = ws.path
         if reference is not None:
-            from amplio.gaps.workspace import load_reference
+            from amplio.workspace.references import load_reference
 
             # A bad file fails here, with the CLI's message, not later in the browser; and the
             # embedding (the slow part) happens once, with a progress bar, before serving.

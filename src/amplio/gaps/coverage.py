@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from amplio.errors import InputError
-
-if TYPE_CHECKING:
-    from amplio.workspace.workspace import Workspace
 
 
 def label_concept_matrix(
@@ -166,28 +163,3 @@ def coverage_summary(
         "rates": [[round(float(rates[i, c]), 4) for c in chosen] for i in range(len(names))],
         "suggestions": suggestions,
     }
-
-
-def workspace_coverage(ws: Workspace, *, concepts: int = 20, top: int = 5,
-                       threshold: float = 0.0) -> dict[str, Any]:
-    """``coverage_summary`` over the workspace's accepted rows and its concept model.
-
-    Trains the concept model first if the workspace has none. Each suggestion also carries the
-    concept's ``id``; the result adds the workspace's ``label_column``.
-    """
-    from amplio.concepts.workspace import ensure_concepts
-    from amplio.gaps.workspace import row_labels
-
-    model = ensure_concepts(ws)
-    rows = ws.rows(status="accepted")
-    if rows.empty:
-        raise InputError("no accepted rows to measure concept coverage on")
-    activations = model.encode(ws.embeddings(rows["id"].tolist()))
-    labels = row_labels(rows)
-    result = coverage_summary(activations, labels, model.labels, concepts=concepts, top=top,
-                              threshold=threshold)
-    for picks in result["suggestions"].values():
-        for pick in picks:
-            pick["id"] = pick["concept"]
-    result["label_column"] = ws.meta.get("label_column")
-    return result

@@ -182,6 +182,12 @@ def word_edit_distance(a: Sequence[str], b: Sequence[str]) -> int:
     return previous[-1]
 
 
+def edit_share(text: str, other: str) -> float:
+    """The word edits from ``other`` to ``text`` as a share of ``other``'s words."""
+    mine, theirs = words(text), words(other)
+    return word_edit_distance(mine, theirs) / max(len(theirs), 1)
+
+
 def is_near_copy(text: str, other: str, *, share: float = NEAR_COPY_EDIT_SHARE) -> bool:
     """Whether ``text`` repeats ``other`` but for a trivial change.
 

@@ -61,11 +61,13 @@ REASONS: dict[str, str] = {
 
 
 
-# A candidate this alike to a source (cosine), or adding fewer new content words than this
-# share, barely changes it: in a blind review on Do-Not-Answer, reviewers rated nearly every
-# such candidate "not new" and rejected it.
+# A candidate this alike to a source (cosine), adding fewer new content words than MIN_NEW_WORDS,
+# or editing fewer than MIN_EDITS of its words, barely changes it. In blind reviews of the tuning
+# sets (Do-Not-Answer, AART), reviewers accepted 14 % of candidates at a cosine of 0.8 or more,
+# none under 0.3 new words and 10 % under 0.4 edits, against about 40 % of the rest.
 TOO_CLOSE_COSINE = 0.8
-MIN_NEW_WORDS = 0.25
+MIN_NEW_WORDS = 0.3
+MIN_EDITS = 0.35
 
 
 @dataclass
@@ -154,8 +156,9 @@ def check(proposals: Iterable[Proposal], ground: Ground) -> None:
                        if ground.source_embeddings is not None and len(ground.source_embeddings) else 0.0)
             # Against each source alone: a blend of two sources is new to both.
             added = min(checks.new_word_share(text, [s]) for s in ground.sources)
+            edits = min(checks.edit_share(text, s) for s in ground.sources)
             p.details["source_cosine"] = round(closest, 4)
-            if closest >= ground.too_close or added < MIN_NEW_WORDS:
+            if closest >= ground.too_close or added < MIN_NEW_WORDS or edits < MIN_EDITS:
                 p.hold(TOO_CLOSE, new_words=round(added, 3))
             if any(checks.is_request(s) for s in ground.sources) and not checks.is_request(text):
                 p.hold(NOT_A_REQUEST)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import getpass
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -19,15 +19,19 @@ from amplio.embedding.batching import embed_texts
 from amplio.errors import InputError, NotFoundError, WorkspaceError
 from amplio.progress import Progress, silent
 from amplio.projection.umap_projection import Projection
-from amplio.workspace.features import FeaturesMixin
+from amplio.workspace.augmenter import Augmenter
 from amplio.workspace.schema import ORIGINS, ROW_COLUMNS, STATUSES
 from amplio.workspace.store import Store, now
+
+if TYPE_CHECKING:
+    from amplio.augment.result import Augmentation
+    from amplio.llm.base import LLM
 
 Origin = Literal["original", "augmented", "manual"]
 Status = Literal["candidate", "accepted", "rejected"]
 
 
-class Workspace(FeaturesMixin):
+class Workspace:
     """An open workspace. Use ``amplio.open`` to create one from data, ``Workspace.load`` to
     reopen one; close it (or use ``with``) to release the write lock."""
 
@@ -38,6 +42,7 @@ class Workspace(FeaturesMixin):
         self._encoder = encoder
         self._projection: Projection | None = None
         self._centroids: NDArray[np.float32] | None = None
+        self._augmenter: Augmenter | None = None
 
     @classmethod
     def load(cls, path: str | Path, *, read_only: bool = False, encoder: Encoder | None = None) -> Workspace:
@@ -336,6 +341,108 @@ class Workspace(FeaturesMixin):
             raise InputError(f"--status must be all or one of {', '.join(STATUSES)}, not {status!r}")
         frame = self.rows(status=None if status == "all" else status)
         return export_rows(frame, Path(path), format, meta=self.meta)
+
+    def use_llm(self, llm: LLM, **decoder_options: Any) -> None:
+        """Use ``llm`` (and these decoder options) for augmentation instead of the configured one."""
+        self._augmenter = Augmenter(self, llm=llm, decoder_options=decoder_options)
+
+    @property
+    def augmenter(self) -> Augmenter:
+        if self._augmenter is None:
+            self._augmenter = Augmenter(self)
+        return self._augmenter
+
+    # -- concepts -----------------------------------------------------------------------------
+    def train_concepts(self, *, seed: int = 0, progress: Progress = silent) -> dict[str, Any]:
+        """(Re)train the concept model on the original rows; return its statistics."""
+        from amplio.workspace.concepts import train_workspace_concepts
+
+        return dict(train_workspace_concepts(self, seed=seed, progress=progress).stats)
+
+    def concepts_for_row(self, row_id: int, *, top: int = 10) -> dict[str, Any]:
+        """The row's top concepts (with activations) and related concepts for each."""
+        from amplio.workspace.concepts import concepts_for_row
+
+        return concepts_for_row(self, row_id, top=top)
+
+    def related_concepts(self, concept_id: int, *, k: int = 5) -> list[dict[str, Any]]:
+        """Concepts whose decoder vectors are closest to ``concept_id``'s."""
+        from amplio.workspace.concepts import describe, ensure_concepts
+
+        model = ensure_concepts(self)
+        return [{**describe(model, c), "cosine": round(float(s), 4)} for c, s in model.related(concept_id, k=k)]
+
+    def search_concepts(self, text: str, *, k: int = 10) -> list[dict[str, Any]]:
+        """Concepts matching ``text`` by label or meaning."""
+        from amplio.workspace.concepts import search_concepts
+
+        return search_concepts(self, text, k=k)
+
+    def concept(self, concept_id: int) -> dict[str, Any]:
+        """One concept with its label, frequency and top rows."""
+        from amplio.workspace.concepts import describe, ensure_concepts
+
+        model = ensure_concepts(self)
+        model.direction(concept_id)  # raises NotFoundError for an unknown id
+        return describe(model, concept_id, self, rows=5)
+
+    # -- augmentation -------------------------------------------------------------------------
+    def augment_concepts(self, row_id: int, weights: Mapping[int, float], *, n: int = 3, seed: int = 0,
+                         progress: Progress = silent) -> Augmentation:
+        """Augment with Concepts: steer the row's embedding and decode up to ``n`` candidates."""
+        return self.augmenter.concepts(row_id, weights, n=n, seed=seed, progress=progress)
+
+    def augment_interpolate(self, row_id: int, *, to_row: int | None = None,
+                            to_point: tuple[float, float] | None = None, n: int = 3, seed: int = 0,
+                            progress: Progress = silent) -> Augmentation:
+        """Augment by Interpolation: up to ``n`` steps towards another row or a map point."""
+        return self.augmenter.interpolate(row_id, to_row=to_row, to_point=to_point, n=n, seed=seed,
+                                          progress=progress)
+
+    def augment_llm(self, row_ids: Sequence[int], instruction: str, *, n: int = 3, seed: int = 0,
+                    progress: Progress = silent) -> Augmentation:
+        """Augment with LLM: up to ``n`` variations of the rows following ``instruction``."""
+        return self.augmenter.llm_variations(row_ids, instruction, n=n, seed=seed, progress=progress)
+
+    def prompt_ideas(self, row_id: int, *, n: int = 5, seed: int = 0) -> list[str]:
+        """Suggested instructions for Augment with LLM."""
+        return self.augmenter.prompt_ideas(row_id, n=n, seed=seed)
+
+    # -- gaps and reports ---------------------------------------------------------------------
+    def gaps(self, *, top: int = 10, seed: int = 0, reference: str | Path | None = None,
+             reference_text_column: str | None = None, progress: Progress = silent) -> list[dict[str, Any]]:
+        """Rank the empty spaces of the live rows (recomputed and stored on each call).
+
+        With ``reference`` (a CSV/TSV/JSON/JSONL/Parquet file of prompts; text column
+        auto-detected unless ``reference_text_column`` is given): the regions the reference
+        covers and the live rows do not. Its embeddings are cached in the workspace by content
+        hash; each such gap also carries ``examples`` (reference texts) and ``reference``.
+        """
+        from amplio.workspace.gaps import compute_gaps
+
+        return compute_gaps(self, top=top, seed=seed, reference=reference,
+                            reference_text_column=reference_text_column, progress=progress)
+
+    def fill_gap(self, gap_id: str, *, method: str, n: int = 3, seed: int = 0,
+                 instruction: str | None = None, progress: Progress = silent) -> Augmentation:
+        """Fill a gap from the last ``gaps()`` call with one augmentation method."""
+        from amplio.workspace.gaps import fill_gap
+
+        return fill_gap(self, gap_id, method=method, n=n, seed=seed, instruction=instruction,
+                        progress=progress)
+
+    def coverage(self, *, concepts: int = 20, top: int = 5) -> dict[str, Any]:
+        """Concept coverage of the accepted rows: per label, the concepts common elsewhere but rare
+        in it, and the label x concept matrix of the ``concepts`` most informative concepts."""
+        from amplio.workspace.gaps import workspace_coverage
+
+        return workspace_coverage(self, concepts=concepts, top=top)
+
+    def report(self) -> dict[str, Any]:
+        """Diversity of the original rows (before) and the accepted set (after)."""
+        from amplio.workspace.gaps import diversity
+
+        return diversity(self)
 
     # -- internal -----------------------------------------------------------------------------
     def _require_ids(self, ids: Sequence[int], found: set[int] | None = None) -> None:

@@ -53,7 +53,7 @@ def fill(state: StateDep, gap_id: str, body: FillBody) -> dict[str, Any]:
 
     An unknown gap id answers 404 at once.
     """
-    from amplio.gaps.workspace import get_gap
+    from amplio.workspace.gaps import get_gap
 
     with state.lock:
         get_gap(state.ws, gap_id)  # raises NotFoundError before any job starts

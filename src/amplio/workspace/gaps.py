@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
-import io
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,9 +11,10 @@ import pandas as pd
 
 from amplio.errors import InputError, NotFoundError
 from amplio.progress import Progress, silent
+from amplio.workspace.references import load_reference
 
 if TYPE_CHECKING:
-    from amplio.augment.engine import Augmentation
+    from amplio.augment.result import Augmentation
     from amplio.workspace.workspace import Workspace
 
 ARTIFACT = "gaps"
@@ -69,88 +67,7 @@ def compute_gaps(ws: Workspace, *, top: int = 10, seed: int = 0, reference: str 
     return [_public(g) for g in gaps]
 
 
-REFERENCE_ARTIFACT = "gaps-reference"  # + ":" + content hash, text column and encoder
 MAX_EXAMPLE_CHARS = 300  # reference examples are cut to this length in the LLM's topic hint
-
-
-@dataclass
-class ReferenceSet:
-    """A reference file's texts and their embeddings (same encoder as the workspace)."""
-
-    path: str
-    sha256: str
-    text_column: str
-    texts: list[str]
-    embeddings: np.ndarray
-    cached: bool
-
-    def describe(self) -> dict[str, Any]:
-        from amplio.data.reference import reference_name
-
-        return {"path": self.path, "name": reference_name(self.path), "sha256": self.sha256,
-                "text_column": self.text_column, "rows": len(self.texts)}
-
-
-def _content_hash(path: Path) -> str:
-    digest = hashlib.sha256()
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-    for file in files:
-        if path.is_dir():
-            digest.update(str(file.relative_to(path)).encode("utf-8") + b"\0")
-        with open(file, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()
-
-
-def load_reference(ws: Workspace, reference: str | Path, *, text_column: str | None = None,
-                   progress: Progress = silent) -> ReferenceSet:
-    """Read a reference file, pick its text column and embed it (cached by content hash).
-
-    ``reference`` is a path, or ``"bundled"`` for the bundled public red-teaming sets
-    (``amplio.data.reference``).
-
-    Raises:
-        InputError: the file is missing or unreadable, the text column is not there, or the
-            file holds no non-empty text.
-    """
-    from amplio.data.columns import pick_text_column
-    from amplio.data.loaders import read_table
-    from amplio.data.reference import resolve_reference
-
-    path = resolve_reference(reference)
-    if not path.exists():
-        raise InputError(f"no such reference file: {path} (give a CSV/TSV/JSON/JSONL/Parquet file "
-                         f"of prompts, or `bundled` for the bundled public red-teaming sets)")
-    frame = read_table(path)
-    if text_column and text_column not in frame.columns:
-        raise InputError(f"--reference-text-column {text_column!r} is not a column of {path.name}; "
-                         f"columns are: {', '.join(map(str, frame.columns))}")
-    column = pick_text_column(frame, text_column)
-    texts = list(dict.fromkeys(
-        str(v).strip() for v in frame[column].tolist() if not pd.isna(v) and str(v).strip()))
-    if not texts:
-        raise InputError(f"the reference {path.name} has no text in column {column!r}")
-    sha = _content_hash(path)
-    name = f"{REFERENCE_ARTIFACT}:{sha}:{column}:{ws.meta['encoder']}"
-    cached = ws.store.get_artifact(name)
-    if cached:
-        with np.load(io.BytesIO(cached), allow_pickle=False) as data:
-            if int(data["embeddings"].shape[0]) == len(texts):
-                return ReferenceSet(str(path), sha, column, texts,
-                                    data["embeddings"].astype(np.float32), cached=True)
-    from amplio.embedding.batching import embed_texts
-
-    vectors = np.asarray(embed_texts(ws.encoder, texts, progress=progress), dtype=np.float32)
-    if vectors.shape[1] != int(ws.meta["dim"]):
-        raise InputError(f"the encoder gave {vectors.shape[1]}-d vectors, the workspace holds "
-                         f"{ws.meta['dim']}-d ones")
-    buffer = io.BytesIO()
-    np.savez(buffer, embeddings=vectors)
-    if not ws.store.read_only:
-        with ws.store.transaction():
-            ws.store.put_artifact(name, buffer.getvalue())
-    return ReferenceSet(str(path), sha, column, texts, vectors, cached=False)
 
 
 def stored_gaps(ws: Workspace) -> list[dict[str, Any]]:
@@ -213,7 +130,7 @@ def fill_gap(ws: Workspace, gap_id: str, *, method: str, n: int = 3, seed: int =
             a, b = rim[0], rim[1]
         return aug.interpolate(a, to_row=b, n=n, seed=seed, extra=extra, progress=progress)
     if method == "concepts":
-        from amplio.concepts.workspace import ensure_concepts
+        from amplio.workspace.concepts import ensure_concepts
 
         model = ensure_concepts(ws, progress=progress)
         gain = model.encode(center[None, :])[0] - model.encode(rim_emb[nearest][None, :])[0]
@@ -273,3 +190,28 @@ def row_labels(rows: pd.DataFrame) -> list[str | None]:
     not as a label called "nan".
     """
     return [None if pd.isna(v) else str(v) for v in rows["label"].tolist()]
+
+
+def workspace_coverage(ws: Workspace, *, concepts: int = 20, top: int = 5,
+                       threshold: float = 0.0) -> dict[str, Any]:
+    """``coverage_summary`` over the workspace's accepted rows and its concept model.
+
+    Trains the concept model first if the workspace has none. Each suggestion also carries the
+    concept's ``id``; the result adds the workspace's ``label_column``.
+    """
+    from amplio.gaps.coverage import coverage_summary
+    from amplio.workspace.concepts import ensure_concepts
+
+    model = ensure_concepts(ws)
+    rows = ws.rows(status="accepted")
+    if rows.empty:
+        raise InputError("no accepted rows to measure concept coverage on")
+    activations = model.encode(ws.embeddings(rows["id"].tolist()))
+    labels = row_labels(rows)
+    result = coverage_summary(activations, labels, model.labels, concepts=concepts, top=top,
+                              threshold=threshold)
+    for picks in result["suggestions"].values():
+        for pick in picks:
+            pick["id"] = pick["concept"]
+    result["label_column"] = ws.meta.get("label_column")
+    return result

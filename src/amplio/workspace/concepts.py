@@ -36,8 +36,8 @@ def train_workspace_concepts(ws: Workspace, *, seed: int = 0, reference: str | N
     original row ids, and frequencies count original rows.
     """
     from amplio.concepts.train import train_concepts
-    from amplio.gaps.workspace import load_reference
     from amplio.quality.checks import normalise_text
+    from amplio.workspace.references import load_reference
 
     rows = ws.rows(origin="original")
     texts = rows["text"].tolist()
