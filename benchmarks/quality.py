@@ -153,7 +153,7 @@ def sample(args: argparse.Namespace) -> None:
                               "fidelity": c["fidelity"], "novelty": c["novelty"],
                               **{k: c["params"][k] for k in ("concept_activation", "alpha", "position",
                                                              "instruction_gain", "relevance", "list",
-                                                             "source_cosine", "made_by")
+                                                             "source_cosine", "typicality", "made_by")
                                  if k in c["params"]}})
             print(f"seed {i} {method}: {len(result)}/{args.n} in {seconds:.1f}s", flush=True)
         controls = [int(r) for r in rng.choice([x for x in ids if x != row], CONTROLS_PER_SEED, replace=False)]

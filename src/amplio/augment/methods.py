@@ -153,7 +153,8 @@ def place_steps(proposals: Sequence[Proposal], start: NDArray[np.float32], end: 
         sims = path @ p.embedding
         position = float(grid[int(np.argmax(sims))])
         p.details["position"] = round(position, 3)
-        p.score = 0.5 * float(np.max(sims)) + 0.5 * (1.0 - float(p.details.get("source_cosine", 1.0)))
+        p.score = (0.5 * float(np.max(sims)) + 0.5 * (1.0 - float(p.details.get("source_cosine", 1.0)))
+                   + 0.5 * float(p.details.get("typicality", 0.0)))
         if position <= 0.0 or position >= 1.0:
             p.hold(gates.OUT_OF_PLACE)
         else:
@@ -260,7 +261,7 @@ def vary(llm: LLM, encoder: Encoder, texts: Sequence[str], sources: NDArray[np.f
         borrowed = checks.borrowed_phrase(p.text, texts, [e.rewritten for e in shots])
         if borrowed is not None:
             p.hold(gates.BORROWED, phrase=borrowed)
-        p.score = gain + 0.25 * p.details.get("relevance", 0.0)
+        p.score = gain + 0.25 * p.details.get("relevance", 0.0) + 0.5 * p.details.get("typicality", 0.0)
     return proposals
 
 
@@ -295,14 +296,16 @@ def decode(decoder: Decoder, target: NDArray[np.float32], rows: TextSet, *, n: i
 
 
 def novel_score(p: Proposal) -> float:
-    """Closeness to the target and distance from the source, in equal parts.
+    """Closeness to the target, distance from the source and likeness to the data, equally.
 
-    The gates have already held back what is off the target or off the topic; among the rest,
-    blind reviewers accepted the ones that changed more of their source (40 % under a cosine of
-    0.7 to it, 23 % above), so being nearest the target, which favours small edits of the
-    source, is not the aim.
+    The gates have already held back what is off the target or off the topic. Among the rest,
+    blind reviewers of the tuning sets accepted the concept candidates nearer the target more
+    often (0.56 above the median fidelity, 0.39 below), those further from their source more
+    often (0.55 under the median cosine to it, 0.41 above) and those that read like the data
+    more often (``typicality``: 0.58 above the median, 0.38 below).
     """
-    return 0.5 * (p.fidelity or 0.0) + 0.5 * (1.0 - float(p.details.get("source_cosine", 1.0)))
+    return (0.5 * (p.fidelity or 0.0) + 0.5 * (1.0 - float(p.details.get("source_cosine", 1.0)))
+            + 0.5 * float(p.details.get("typicality", 0.0)))
 
 
 def distinct(proposals: Sequence[Proposal]) -> list[Proposal]:
@@ -320,4 +323,4 @@ def same(a: Proposal, b: Proposal) -> bool:
 
 # What a stored candidate keeps of its measurements: numbers a reviewer may want later.
 STORED_DETAILS = ("concept_activation", "position", "alpha", "steps", "instruction_gain",
-                  "relevance", "source_cosine", "made_by")
+                  "relevance", "source_cosine", "typicality", "made_by")

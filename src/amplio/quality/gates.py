@@ -167,6 +167,8 @@ def check(proposals: Iterable[Proposal], ground: Ground) -> None:
         title = checks.mismatched_title(text, ground.titles)
         if title is not None:
             p.hold(MISMATCHED_TITLE, title=title)
+        if ground.row_embeddings is not None and len(ground.row_embeddings):
+            p.details["typicality"] = round(_typicality(p.embedding, ground), 4)
         if ground.relevance > 0 and anchors is not None and len(anchors):
             related = float(np.max(anchors @ p.embedding))
             p.details["relevance"] = round(related, 4)
@@ -213,6 +215,20 @@ def shortfall(shown: int, n: int, held: Sequence[dict[str, Any]]) -> str | None:
     if not held:
         return f"{shown} of {n} shown: the model wrote no other distinct text."
     return f"{shown} of {n} shown: the other texts the model wrote were held back ({why})."
+
+
+def _typicality(embedding: NDArray[np.float32], ground: Ground, k: int = 5) -> float:
+    """Mean cosine to the ``k`` nearest rows that are not a source: how much a text reads like
+    the data. In blind reviews of the tuning sets, candidates above the median were judged
+    relevant more often (0.65 against 0.48 for LLM variations) and accepted more often."""
+    assert ground.row_embeddings is not None
+    sims = ground.row_embeddings @ embedding
+    if ground.source_embeddings is not None and len(ground.source_embeddings):
+        own = (ground.row_embeddings @ ground.source_embeddings.T).max(axis=1) > 0.99
+        sims = sims[~own]
+    if not len(sims):
+        return 0.0
+    return float(np.mean(np.sort(sims)[-k:]))
 
 
 def _nearest_texts(ground: Ground, k: int) -> list[str]:
