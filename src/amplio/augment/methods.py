@@ -35,8 +35,15 @@ if TYPE_CHECKING:
 
 MAX_N = 10
 MAX_CONCEPTS = 5
-# Texts a request asks the model for beyond the n it shows: gates hold many back.
-SPARE_SAMPLES = 8
+# Texts a request asks the model for: gates hold many back, so at least SAMPLES, and SPARE more
+# than it shows for larger n (about 0.75 s each on 2 cores: n = 5 stays within 15 s).
+SAMPLES = 11
+SPARE = 6
+
+
+def budget(n: int) -> int:
+    """How many texts a request for ``n`` asks the model for."""
+    return max(SAMPLES, n + SPARE)
 # A candidate may move away from its source, but no further than this (cosine); less where the
 # source's own nearest rows are further away (``TextSet.relevance_floor``).
 RELEVANCE = 0.5
@@ -81,7 +88,7 @@ def steer(decoder: Decoder, model: ConceptModel, origin: NDArray[np.float32],
     target = model.steer(origin, weights)
     before = model.encode(origin[None, :])[0]
     progress("decode", 0, 1)
-    proposals = decode(decoder, target, rows, n=n + SPARE_SAMPLES, seed=seed, parents=[parent],
+    proposals = decode(decoder, target, rows, n=budget(n), seed=seed, parents=[parent],
                        donors=donors, relevance=rows.relevance_floor([origin], ceiling=RELEVANCE))
     clean = [p for p in proposals if p.clean]
     if clean:
@@ -118,7 +125,7 @@ def interpolate(decoder: Decoder, start: NDArray[np.float32], end: NDArray[np.fl
     """
     check_n(n)
     aims = np.linspace(0, 1, (2 if n <= 3 else INTERPOLATION_AIMS) + 2)[1:-1]
-    per_aim = math.ceil((n + SPARE_SAMPLES + 1) / len(aims))
+    per_aim = math.ceil(budget(n) / len(aims))
     relevance = rows.relevance_floor([start, end], ceiling=RELEVANCE)
     pool: list[Proposal] = []
     for i, alpha in enumerate(aims):
@@ -222,7 +229,7 @@ def vary(llm: LLM, encoder: Encoder, texts: Sequence[str], sources: NDArray[np.f
     shots = worked_examples_for(encoder, aim)
     progress("generate", 0, len(texts))
     written: dict[str, str] = {}  # text -> how it was made
-    per_source = math.ceil((n + SPARE_SAMPLES + 1) / len(texts))
+    per_source = math.ceil(budget(n) / len(texts))
     listed = max(1, per_source // 4)
     starts = openings(shots[::-1]) or [""]
     for i, (text, vector) in enumerate(zip(texts, sources, strict=True)):
