@@ -19,7 +19,9 @@ ui-check:
 	@if [ -f web/check_build.sh ]; then bash web/check_build.sh; else echo "no web UI source to check"; fi
 
 lint:
-	$(PYTHON) -m ruff check src tests benchmarks
+	$(PYTHON) -m ruff check src tests benchmarks scripts
+	$(PYTHON) -m mypy
+	$(PYTHON) scripts/import_graph.py --check
 
 test: install-test browser ui-check lint
 	$(PYTHON) -m pytest -q

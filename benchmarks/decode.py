@@ -46,7 +46,8 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from amplio.decoders.context import context_for  # noqa: E402
 from amplio.decoders.continuation import ContinuationDecoder  # noqa: E402
-from amplio.embedding.base import create_encoder, l2_normalise  # noqa: E402
+from amplio.embedding.base import l2_normalise  # noqa: E402
+from amplio.embedding.registry import create_encoder  # noqa: E402
 from amplio.llm.local import LocalLLM  # noqa: E402
 from amplio.quality.checks import normalise_text  # noqa: E402
 

@@ -111,7 +111,7 @@ def embed(name: str, texts: list[str], cache: Path | None) -> np.ndarray:
         cached = np.load(cache / f"{name}.npy")
         if len(cached) == len(texts):
             return cached
-    from amplio.embedding.base import create_encoder
+    from amplio.embedding.registry import create_encoder
 
     vectors = create_encoder("sentence-transformers", "all-MiniLM-L6-v2").encode(texts, batch_size=64)
     if cache is not None:
@@ -478,7 +478,7 @@ def _report_values(report: dict) -> dict:
 def aart_workspace(folder: Path, rows: int = 0):
     """A real workspace over AART (or a seeded sample of ``rows``), its encoder and the rows read."""
     import amplio
-    from amplio.embedding.base import create_encoder
+    from amplio.embedding.registry import create_encoder
 
     file, text_col, label_col, _ = DATASETS["aart"]
     frame = pd.read_csv(DATA_DIR / file, dtype=str, keep_default_na=False)

@@ -244,7 +244,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.getLogger("embedding_atlas").setLevel(logging.WARNING)
 
-    from amplio.embedding.base import create_encoder
+    from amplio.embedding.registry import create_encoder
     from amplio.embedding.sentence_transformer import resolve_model_path
 
     model_path = resolve_model_path(MODEL)

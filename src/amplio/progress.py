@@ -8,12 +8,9 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Protocol
 
-
-class Progress(Protocol):
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        """Report that ``done`` of ``total`` units of ``stage`` are finished."""
+# ``progress(stage, done, total)``: ``done`` of ``total`` units of ``stage`` are finished.
+Progress = Callable[[str, int, int], None]
 
 
 def silent(stage: str, done: int, total: int) -> None:

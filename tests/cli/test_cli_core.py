@@ -102,8 +102,8 @@ def _bad_inputs(folder: Path) -> dict[str, tuple[list[str], str]]:
         "missing file": (["open", str(missing)], "no such file or folder"),
         "unknown format": (["open", str(odd)], "unknown format '.xlsx'"),
         "non-UTF-8": (["open", str(latin)], "is not valid UTF-8"),
-        "missing column": (["open", str(cols), "--text-col", "body"], "--text-col 'body' is not a column"),
-        "missing label": (["open", str(cols), "--label-col", "topic"], "--label-col 'topic' is not a column"),
+        "missing column": (["open", str(cols), "--text-col", "body"], "text column 'body' is not a column"),
+        "missing label": (["open", str(cols), "--label-col", "topic"], "label column 'topic' is not a column"),
         "no usable text": (["open", str(blank), "--text-col", "prompt"], "has no usable text"),
         "10 MB text": (["open", str(huge)], "10,000,000 characters long"),
         "export format": (["export", str(missing), "--format", "xml", "-o", "x.xml"], "no workspace at"),
@@ -123,6 +123,9 @@ def test_bad_input_exits_2_with_one_line_and_no_workspace(runner: CliRunner, tmp
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("amplio: error: ") and reason in lines[0], (case, lines)
         assert _leftovers(work) == [] and _leftovers(data) == [], case
+    # The library names what was wrong; the CLI says which of its options that is.
+    hinted = runner.invoke(cli, ["open", str(data / "cols.csv"), "--text-col", "body"])
+    assert hinted.stderr.strip().endswith("(option --text-col)")
 
 
 def test_unknown_export_format_and_newer_schema(runner: CliRunner, small_workspace_path: Path,

@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
 
 from amplio.concepts import ConceptModel, train_concepts
-from amplio.embedding.base import Encoder, create_encoder
+from amplio.embedding.base import Encoder
+from testdata import AART_CSV
 
-AART = Path("/work/shared/datasets/aart_v1_20231117.csv")
+AART = AART_CSV
 SAMPLE_ROWS = 800
 REFERENCE_ROWS = 200
-
-
-@pytest.fixture(scope="session")
-def encoder() -> Encoder:
-    return create_encoder("sentence-transformers", "all-MiniLM-L6-v2")
 
 
 @pytest.fixture(scope="session")

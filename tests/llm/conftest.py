@@ -1,4 +1,5 @@
-"""Session fixtures: the packaged GGUF, the local model, and a real llama.cpp HTTP server."""
+"""Session fixtures: the packaged GGUF and a real llama.cpp HTTP server (the local model itself
+is the root ``local_llm`` fixture)."""
 
 from __future__ import annotations
 
@@ -10,17 +11,12 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 
-from amplio.llm.local import LocalLLM, default_model_path
+from amplio.llm.local import default_model_path
 
 
 @pytest.fixture(scope="session")
 def gguf_path() -> str:
     return default_model_path()
-
-
-@pytest.fixture(scope="session")
-def local_llm(gguf_path: str) -> LocalLLM:
-    return LocalLLM(gguf_path, n_threads=2)
 
 
 @pytest.fixture(scope="session")

@@ -11,24 +11,18 @@ import pytest
 from fastapi.testclient import TestClient
 
 import amplio
-from amplio.embedding.base import Encoder, create_encoder
+from amplio.embedding.base import Encoder
 from amplio.server import create_app
+from testdata import AART_CSV
 
-AART = Path("/work/shared/datasets/aart_v1_20231117.csv")
 ROWS = 150
-
-
-@pytest.fixture(scope="session")
-def encoder() -> Encoder:
-    """The packaged default encoder, loaded once per run."""
-    return create_encoder("sentence-transformers", "all-MiniLM-L6-v2")
 
 
 @pytest.fixture(scope="session")
 def built_workspace(tmp_path_factory: pytest.TempPathFactory, encoder: Encoder) -> Path:
     """Build once: 150 AART prompts embedded and mapped; tests copy the folder."""
     folder = tmp_path_factory.mktemp("server-ws")
-    frame = pd.read_csv(AART).head(ROWS)
+    frame = pd.read_csv(AART_CSV).head(ROWS)
     csv = folder / "aart150.csv"
     frame.to_csv(csv, index=False)
     with amplio.open(csv, text_col="prompt", label_col="crime", workspace=folder / "ws.amplio") as ws:
@@ -48,5 +42,5 @@ def ws(built_workspace: Path, tmp_path: Path, encoder: Encoder) -> Iterator[ampl
 
 @pytest.fixture()
 def client(ws: amplio.Workspace) -> Iterator[TestClient]:
-    with TestClient(create_app(ws)) as test_client:
+    with TestClient(create_app(ws), base_url="http://127.0.0.1") as test_client:
         yield test_client

@@ -154,7 +154,10 @@ def test_failed_job_reports_the_domain_error(client: TestClient, ws: amplio.Work
     job = wait_job(client, job_id)
     assert job["state"] == "failed" and job["status"] == 404 and "99999" in job["error"]
     bad = client.post("/api/augment", json={"method": "interpolate", "row_id": 1})
-    assert bad.status_code == 400 and bad.json()["error"] == "give either to_row or to_point"
+    assert bad.status_code == 400 and bad.json()["error"] == "give exactly one end: another row or a map point"
+    assert bad.json()["field"] == "to_row"  # the library names the field; the server passes it on
+    blank = client.post("/api/augment", json={"method": "llm", "row_id": 1, "instruction": "  "})
+    assert blank.status_code == 400 and blank.json()["field"] == "instruction"
     assert client.get("/api/jobs/nope").json()["status"] == 404
 
 
@@ -175,7 +178,7 @@ def test_openapi_lists_the_routes(client: TestClient) -> None:
 
 
 def test_token_is_required_when_set(ws: amplio.Workspace) -> None:
-    with TestClient(create_app(ws, token="s3cret")) as client:
+    with TestClient(create_app(ws, token="s3cret"), base_url="http://127.0.0.1") as client:
         denied = client.get("/api/info")
         assert denied.status_code == 401 and denied.json()["ok"] is False
         assert client.get("/api/info", headers={"X-Amplio-Token": "wrong"}).status_code == 401

@@ -30,7 +30,7 @@ def dna(dna_workspace_path: Path, tmp_path: Path, encoder: Encoder) -> Iterator[
     """A client over a private copy of the Do-Not-Answer workspace, and that workspace."""
     shutil.copytree(dna_workspace_path, tmp_path / "dna.amplio")
     ws = amplio.Workspace.load(tmp_path / "dna.amplio", encoder=encoder)
-    with TestClient(create_app(ws)) as client:
+    with TestClient(create_app(ws), base_url="http://127.0.0.1") as client:
         yield client, ws
     ws.close()
 
@@ -58,12 +58,12 @@ def test_gaps_against_the_servers_reference(dna_workspace_path: Path, tmp_path: 
     ws = amplio.Workspace.load(tmp_path / "dna.amplio", encoder=encoder)
     try:
         # Without a reference the choice is refused with a message saying how to get one.
-        with TestClient(create_app(ws)) as plain:
+        with TestClient(create_app(ws), base_url="http://127.0.0.1") as plain:
             assert plain.get("/api/info").json()["reference"] is None
             refused = plain.get("/api/gaps", params={"against": "reference"})
             assert refused.status_code == 400 and "--reference" in refused.json()["error"]
             assert plain.get("/api/gaps", params={"against": "elsewhere"}).status_code == 422
-        with TestClient(create_app(ws, reference=garden_reference_csv)) as client:
+        with TestClient(create_app(ws, reference=garden_reference_csv), base_url="http://127.0.0.1") as client:
             assert client.get("/api/info").json()["reference"] == garden_reference_csv.name
             found = client.get("/api/gaps", params={"top": 3, "against": "reference"}).json()
             assert found and found[0]["id"].startswith("refgap-")

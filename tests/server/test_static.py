@@ -58,7 +58,7 @@ def test_index_references_only_shipped_assets() -> None:
 
 
 def test_server_serves_the_ui_and_its_assets(ws: amplio.Workspace) -> None:
-    with TestClient(create_app(ws)) as client:
+    with TestClient(create_app(ws), base_url="http://127.0.0.1") as client:
         page = client.get("/")
         assert page.status_code == 200 and "<title>Amplio</title>" in page.text
         script = re.search(r'src="\./(assets/[^"]+\.js)"', page.text)

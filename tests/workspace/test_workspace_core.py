@@ -12,6 +12,7 @@ import pytest
 import amplio
 from amplio.errors import InputError, NotFoundError, WorkspaceError
 from amplio.workspace.build import Timings
+from amplio.workspace.schema import SCHEMA_VERSION
 from amplio.workspace.workspace import Workspace
 
 
@@ -33,7 +34,7 @@ def test_built_workspace_summary(small_workspace_path: Path, aart_slice_frame: p
     assert info["text_column"] == "prompt" and info["label_column"] == "crime"
     assert info["encoder"] == "all-MiniLM-L6-v2" and info["dim"] == 384
     assert info["labels"] == aart_slice_frame["crime"].value_counts().to_dict()
-    assert info["schema_version"] == 1
+    assert info["schema_version"] == SCHEMA_VERSION
     assert info["clusters"] == 5  # round(sqrt(300 / 10))
     assert rows["id"].tolist() == list(range(n))
     assert rows["text"].tolist() == aart_slice_frame["prompt"].str.strip().tolist()
@@ -189,3 +190,33 @@ def test_read_only_and_newer_schema(ws_copy: Path) -> None:
         amplio.load(ws_copy)
     with pytest.raises(NotFoundError, match="no workspace at"):
         amplio.load(ws_copy.parent / "missing.amplio")
+
+
+def test_a_version_1_workspace_is_migrated_and_its_old_actions_undo(ws_copy: Path, encoder) -> None:
+    """Version 1 recorded what each kind of action changed; version 2 records the inverse.
+    Opening an old workspace for writing rewrites its actions once, and undo then works on them."""
+    import json
+
+    with Workspace.load(ws_copy, encoder=encoder) as ws:
+        ids = ws.add_rows(["An old candidate.", "Another old candidate."], method="llm")
+        ws.set_status(ids, "accepted", reviewer="alice")
+        before = ws.row(ids[0])
+        ws.edit_row(ids[0], "An old candidate, edited.")
+        store = ws.store
+        # Rewrite the log as version 1 wrote it, and mark the workspace version 1.
+        for seq, kind, payload, _, _ in store.actions(limit=10):
+            payload.pop("inverse")
+            if kind == "status":
+                payload = {"rows": [[i, "candidate", None] for i in ids]}
+            if kind == "edit":
+                payload = {"id": ids[0], "previous": {k: before[k] for k in ("text", "x", "y", "cluster")}}
+            store.con.execute("UPDATE actions SET payload = ? WHERE seq = ?", [json.dumps(payload), seq])
+        store.set_meta("schema_version", 1)
+    with Workspace.load(ws_copy, read_only=True, encoder=encoder) as old:
+        assert old.info()["schema_version"] == 1  # read-only: left as it is
+    with Workspace.load(ws_copy, encoder=encoder) as ws:
+        assert ws.info()["schema_version"] == SCHEMA_VERSION
+        assert ws.undo()["action"] == "edit" and ws.row(ids[0])["text"] == "An old candidate."
+        assert ws.undo()["action"] == "status"
+        assert ws.rows(ids=ids)["status"].tolist() == ["candidate", "candidate"]
+        assert ws.undo()["action"] == "add" and ws.rows(ids=ids).empty

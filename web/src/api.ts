@@ -37,54 +37,69 @@ async function request<T>(method: string, path: string, params?: Record<string, 
   return payload as T;
 }
 
-export interface Info {
-  path: string; rows: number; original: number; augmented: number; manual: number;
-  accepted: number; candidates: number; rejected: number; methods: Record<string, number>;
-  labels: Record<string, number>; clusters: number; source: string | null; text_column: string | null;
-  label_column: string | null; encoder: string | null; export_formats: string[];
-  /** The file name of the server's reference set of prompts (``amplio serve --reference``), if any. */
-  reference: string | null;
-}
+import type * as schema from "./schema";
+
+// The server's shapes, generated from its OpenAPI document (web/gen_types.py): a route that
+// changes what it returns changes these types, and the build fails where the UI disagrees.
+export type Info = schema.Info;
+export type Row = schema.Row;
+export type Hit = schema.Hit;
+export type Cluster = schema.Cluster;
+export type Concept = schema.Concept;
+export type RowConcepts = schema.RowConcepts;
+export type Job = schema.Job;
+export type HeldBack = schema.HeldBack;
+export type Partner = schema.Partner;
+/** What an augmentation job returns: the stored candidates, the texts held back and why. */
+export type Augmentation = schema.AugmentationResult;
+export type Candidate = schema.Candidate;
+export type HistoryEntry = schema.HistoryEntry & Record<string, unknown>;
+export type Gap = schema.Gap;
+export type Suggestion = schema.Suggestion;
+export type Coverage = schema.Coverage;
+export type DiversitySection = schema.DiversitySection;
+export type Report = schema.Report;
+export type AugmentBody = schema.AugmentBody;
+export type FillBody = schema.FillBody;
+/** A row in a list (the candidates): a listed row, with a candidate's scores when it has them. */
+export type Listed = schema.RowBrief | Candidate;
 
 export type Category = "label" | "method" | "origin" | "status";
 
+/** ``/api/points`` decoded into typed arrays, one entry per row. */
 export interface Points {
   count: number; ids: Int32Array; x: Float32Array; y: Float32Array; cluster: Int16Array;
   textLength: Int32Array; codes: Record<Category, Uint8Array>; categories: Record<Category, string[]>;
 }
 
-export interface Row {
-  id: number; text: string; label: string | null; origin: string; method: string | null;
-  parents: number[]; params: Record<string, unknown>; status: string; x: number; y: number;
-  cluster: number | null; fidelity?: number | null; novelty?: number | null; duplicate_of?: number | null;
-  flags?: string[];
+/** Everything the panels read and write. The page passes the HTTP one (``http``) to each
+ * panel; a test or another host can pass its own. */
+export interface DataSource {
+  info(): Promise<Info>;
+  points(): Promise<Points>;
+  row(id: number): Promise<Row>;
+  rows(status?: string, origin?: string): Promise<Listed[]>;
+  search(q: string, mode: "substring" | "semantic"): Promise<Hit[]>;
+  clusters(): Promise<Cluster[]>;
+  rowConcepts(id: number): Promise<RowConcepts>;
+  searchConcepts(q: string): Promise<Concept[]>;
+  relatedConcepts(id: number): Promise<Concept[]>;
+  ideas(id: number): Promise<string[]>;
+  augment(body: AugmentBody): Promise<{ job_id: string }>;
+  job(id: string): Promise<Job>;
+  gaps(top: number, against?: "data" | "reference"): Promise<Gap[]>;
+  fillGap(id: string, body: FillBody): Promise<{ job_id: string }>;
+  coverage(): Promise<Coverage>;
+  report(): Promise<Report>;
+  setStatus(ids: number[], status: "candidate" | "accepted" | "rejected"): Promise<schema.StatusChanged>;
+  edit(id: number, text: string): Promise<Row>;
+  add(text: string, label: string | null): Promise<Row>;
+  undo(): Promise<schema.Undone>;
+  history(): Promise<HistoryEntry[]>;
+  exportUrl(format: string, status: string): string;
+  /** Follow a job until it ends; resolves with its result. */
+  follow(jobId: string, onProgress: (job: Job) => void): Promise<Augmentation>;
 }
-
-export interface Hit { id: number; text: string; label: string | null; x: number; y: number; status: string; score: number | null }
-export interface Cluster { id: number; label: string; keywords: string[]; size: number; x: number | null; y: number | null }
-export interface Concept { id: number; label: string; activation?: number; cosine?: number; related?: Concept[]; [k: string]: unknown }
-export interface Job { id: string; kind: string; state: "queued" | "running" | "done" | "failed"; stage: string;
-  done: number; total: number; result: unknown; error: string | null; status: number | null; seconds: number }
-export interface HeldBack { text: string; reasons: string[]; why: string[] }
-export interface Partner { id: number; why: string; cosine_to_start?: number; cosine_to_end?: number }
-/** What an augmentation job returns: the stored candidates, the texts held back and why. */
-export interface Augmentation { candidates: Row[]; held_back: HeldBack[]; note: string | null; suggestions: Partner[] }
-export interface HistoryEntry { seq: number; action: string; at: string; undone: boolean; [k: string]: unknown }
-
-/** A ranked empty space: map position, score, size, keywords and the rows on its rim. */
-export interface Gap { id: string; score: number; x: number; y: number; size: number; radius: number;
-  description: string[] | string; rim_rows: number[]; labels: Record<string, number>;
-  /** Reference gaps only: reference texts from the region the rows do not cover. */
-  examples?: string[]; reference?: string }
-export interface Suggestion { id: number; concept: number; label: string; rate_in_label: number; rate_elsewhere: number }
-/** Concept coverage: ``rates[label][column]`` is the share of the label's rows with the concept active. */
-export interface Coverage { rows: number; threshold: number; labels: string[]; label_rows: number[];
-  label_column: string | null; concepts: { id: number; label: string; rate: number }[]; rates: number[][];
-  suggestions: Record<string, Suggestion[]> }
-export interface DiversitySection { rows: number; vendi: number | null; mean_nn_distance: number | null;
-  occupied_area_share: number | null; gaps: number; gap_score_total: number }
-export interface DiversityReport { all: DiversitySection; labels: Record<string, DiversitySection>; grid: number; bounds: number[] }
-export interface Report { before: DiversityReport; after: DiversityReport; gaps: { count: number; total_score: number } }
 
 function decode<T>(b64: string, make: (buffer: ArrayBuffer) => T): T {
   const text = atob(b64);
@@ -93,7 +108,7 @@ function decode<T>(b64: string, make: (buffer: ArrayBuffer) => T): T {
   return make(bytes.buffer);
 }
 
-export const api = {
+export const http: DataSource = {
   info: () => request<Info>("GET", "info"),
   async points(): Promise<Points> {
     const raw = await request<{ count: number; columns: Record<string, string>; categories: Record<Category, string[]> }>(
@@ -113,35 +128,36 @@ export const api = {
     };
   },
   row: (id: number) => request<Row>("GET", `rows/${id}`),
-  rows: (status?: string, origin?: string) => request<Row[]>("GET", "rows", { status, origin }),
+  rows: (status?: string, origin?: string) => request<Listed[]>("GET", "rows", { status, origin }),
   search: (q: string, mode: "substring" | "semantic") =>
     request<{ hits: Hit[] }>("GET", "search", { q, mode }).then((r) => r.hits),
   clusters: () => request<Cluster[]>("GET", "clusters"),
-  rowConcepts: (id: number) => request<{ concepts: Concept[]; suggested: Concept[] }>("GET", `rows/${id}/concepts`),
+  rowConcepts: (id: number) => request<RowConcepts>("GET", `rows/${id}/concepts`),
   searchConcepts: (q: string) => request<Concept[]>("GET", "concepts/search", { q }),
   relatedConcepts: (id: number) => request<Concept[]>("GET", `concepts/${id}/related`),
   ideas: (id: number) => request<{ ideas: string[] }>("GET", `rows/${id}/ideas`).then((r) => r.ideas),
-  augment: (body: Record<string, unknown>) => request<{ job_id: string }>("POST", "augment", undefined, body),
+  augment: (body: AugmentBody) => request<{ job_id: string }>("POST", "augment", undefined, body),
   job: (id: string) => request<Job>("GET", `jobs/${id}`),
   gaps: (top: number, against: "data" | "reference" = "data") => request<Gap[]>("GET", "gaps", { top, against }),
-  fillGap: (id: string, body: { method: string; n: number; instruction?: string; seed?: number }) =>
+  fillGap: (id: string, body: FillBody) =>
     request<{ job_id: string }>("POST", `gaps/${encodeURIComponent(id)}/fill`, undefined, body),
   coverage: () => request<Coverage>("GET", "coverage"),
   report: () => request<Report>("GET", "report"),
-  setStatus: (ids: number[], status: string) => request("POST", "rows/status", undefined, { ids, status }),
+  setStatus: (ids, status) => request<schema.StatusChanged>("POST", "rows/status", undefined, { ids, status }),
   edit: (id: number, text: string) => request<Row>("POST", `rows/${id}/edit`, undefined, { text }),
   add: (text: string, label: string | null) => request<Row>("POST", "rows", undefined, { text, label }),
-  undo: () => request<{ undone: Record<string, unknown> | null }>("POST", "undo"),
+  undo: () => request<schema.Undone>("POST", "undo"),
   history: () => request<HistoryEntry[]>("GET", "history"),
   exportUrl: (format: string, status: string) => url("export", { format, status }),
 
   /** Follow a job through server-sent events until it ends; resolves with its result. */
-  follow(jobId: string, onProgress: (job: Job) => void): Promise<unknown> {
+  follow(jobId: string, onProgress: (job: Job) => void): Promise<Augmentation> {
     return new Promise((resolve, reject) => {
       const source = new EventSource(url(`jobs/${jobId}/events`));
       const finish = (job: Job) => {
         source.close();
-        if (job.state === "done") resolve(job.result);
+        if (job.state === "done" && job.result) resolve(job.result);
+        else if (job.state === "done") reject(new ApiError("the job finished without a result", 500));
         else reject(new ApiError(job.error ?? "the job failed", job.status ?? 500));
       };
       const handle = (event: MessageEvent) => {
@@ -153,7 +169,7 @@ export const api = {
       source.onerror = () => {
         // The stream dropped (e.g. a proxy): fall back to one poll so the result is not lost.
         source.close();
-        api.job(jobId).then((job) => (job.state === "done" || job.state === "failed" ? finish(job)
+        http.job(jobId).then((job) => (job.state === "done" || job.state === "failed" ? finish(job)
           : reject(new ApiError("lost the progress stream; reload to see the result", 0))), reject);
       };
     });

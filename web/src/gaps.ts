@@ -1,7 +1,7 @@
 // The Gaps view (a tab of the left panel): ranked empty spaces from GET /api/gaps, listed with
 // their score, size, keywords and the labels around them, each with a Fill form (method, n and,
 // for the LLM, an optional instruction) that starts a fill job. The map draws the same gaps.
-import { api, type Gap } from "./api";
+import type { DataSource, FillBody, Gap } from "./api";
 import { clear, el, fmt, guarded } from "./dom";
 
 export interface GapsHooks {
@@ -10,7 +10,7 @@ export interface GapsHooks {
   /** A gap was chosen in the list: centre and highlight it on the map. */
   focus: (gap: Gap) => void;
   /** Start a fill job for the gap; resolves when it has finished (or failed). */
-  fill: (gap: Gap, body: { method: string; n: number; instruction?: string }) => Promise<void>;
+  fill: (gap: Gap, body: FillBody) => Promise<void>;
 }
 
 const METHODS: [string, string][] = [["interpolate", "Interpolation"], ["concepts", "Concepts"], ["llm", "LLM"]];
@@ -38,7 +38,7 @@ export class GapsPanel {
     el("option", { value: "data", text: "inside the data" }));
   private loaded = false;
 
-  constructor(private root: HTMLElement, private hooks: GapsHooks) {
+  constructor(private root: HTMLElement, private source: DataSource, private hooks: GapsHooks) {
     const find = el("button", { type: "button", id: "find-gaps", text: "Find gaps" });
     find.addEventListener("click", () => void this.load());
     clear(root,
@@ -68,7 +68,7 @@ export class GapsPanel {
     const top = Math.min(50, Math.max(1, Number(this.top.value) || 8));
     const against = this.against.value === "reference" ? "reference" : "data";
     this.intro.textContent = INTRO[against];
-    const found = await guarded(() => api.gaps(top, against));
+    const found = await guarded(() => this.source.gaps(top, against));
     if (!found) { this.note.textContent = "Could not find gaps."; return; }
     this.gaps = found;
     this.focused = null;
@@ -108,7 +108,7 @@ export class GapsPanel {
       this.choose(gap.id);
       fill.disabled = true;
       try {
-        await this.hooks.fill(gap, { method: method.value, n: Math.min(10, Math.max(1, Number(n.value) || 3)),
+        await this.hooks.fill(gap, { method: method.value as FillBody["method"], n: Math.min(10, Math.max(1, Number(n.value) || 3)),
           ...(method.value === "llm" && instruction.value.trim() ? { instruction: instruction.value.trim() } : {}) });
       } finally {
         fill.disabled = false;

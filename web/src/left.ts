@@ -1,5 +1,5 @@
 // Left panel: dataset summary, per-label bar chart (click to filter), search, label and method filters.
-import { api, type Hit, type Info } from "./api";
+import type { DataSource, Hit, Info } from "./api";
 import { clear, el, guarded } from "./dom";
 
 export interface Filters { labels: Set<string>; method: string; hits: Set<number> | null }
@@ -8,7 +8,8 @@ export class LeftPanel {
   filters: Filters = { labels: new Set(), method: "", hits: null };
   private results = el("ol", { class: "hits", id: "search-results" });
 
-  constructor(private root: HTMLElement, private hooks: { changed: () => void; select: (id: number) => void }) {}
+  constructor(private root: HTMLElement, private source: DataSource,
+              private hooks: { changed: () => void; select: (id: number) => void }) {}
 
   render(info: Info, methods: string[]): void {
     const summary = el("dl", { class: "summary", id: "summary" },
@@ -64,7 +65,7 @@ export class LeftPanel {
   private async search(q: string, mode: "substring" | "semantic"): Promise<void> {
     if (!q) return;
     clear(this.results, el("li", { class: "muted", text: "Searching…" }));
-    const hits = await guarded(() => api.search(q, mode));
+    const hits = await guarded(() => this.source.search(q, mode));
     if (!hits) { clear(this.results); return; }
     this.filters.hits = new Set(hits.map((h) => h.id));
     this.hooks.changed();
@@ -74,7 +75,7 @@ export class LeftPanel {
   private hit(h: Hit): HTMLElement {
     const item = el("li", {}, el("button", { type: "button", class: "hit" },
       el("span", { class: "hit-text", text: h.text }),
-      el("span", { class: "muted", text: `#${h.id}${h.score !== null ? ` · ${h.score.toFixed(2)}` : ""}` })));
+      el("span", { class: "muted", text: `#${h.id}${h.score != null ? ` · ${h.score.toFixed(2)}` : ""}` })));
     item.querySelector("button")!.addEventListener("click", () => this.hooks.select(h.id));
     return item;
   }

@@ -1,13 +1,13 @@
 // Review: the candidate list (badges, accept / reject / edit in place), adding a row by hand, and
 // the history of all actions, filterable by method.
-import { api, type Augmentation, type HistoryEntry, type Row } from "./api";
+import type { Augmentation, DataSource, HistoryEntry, Listed } from "./api";
 import { clear, el, fmt, guarded } from "./dom";
 
-export interface ReviewHooks { changed: () => Promise<void>; select: (id: number) => void; focus: (rows: Row[]) => void }
+export interface ReviewHooks { changed: () => Promise<void>; select: (id: number) => void; focus: (rows: Listed[]) => void }
 
-function score(row: Row, key: "fidelity" | "novelty" | "duplicate_of"): number | null {
-  const value = row[key] ?? (row.params?.[key] as number | null | undefined);
-  return value === undefined ? null : value;
+function score(row: Listed, key: "fidelity" | "novelty" | "duplicate_of"): number | null {
+  const value = (row as unknown as Record<string, unknown>)[key] ?? row.params?.[key];
+  return typeof value === "number" ? value : null;
 }
 
 export class ReviewPanel {
@@ -17,13 +17,13 @@ export class ReviewPanel {
   private methodFilter = el("select", { id: "history-method" },
     ...["", "concepts", "interpolate", "llm", "manual"].map((m) => el("option", { value: m, text: m || "all methods" })));
 
-  constructor(private root: HTMLElement, private hooks: ReviewHooks) {
+  constructor(private root: HTMLElement, private source: DataSource, private hooks: ReviewHooks) {
     const text = el("textarea", { id: "manual-text", rows: 2, placeholder: "Type a new row…" });
     const add = el("form", { class: "add" }, text, el("button", { type: "submit", id: "add-row", text: "Add row" }));
     add.addEventListener("submit", async (e) => {
       e.preventDefault();
       if (!text.value.trim()) return;
-      const row = await guarded(() => api.add(text.value.trim(), null));
+      const row = await guarded(() => this.source.add(text.value.trim(), null));
       if (row) { text.value = ""; await this.hooks.changed(); }
     });
     this.methodFilter.addEventListener("change", () => void this.refreshHistory());
@@ -34,12 +34,12 @@ export class ReviewPanel {
   }
 
   async refresh(): Promise<void> {
-    const rows = await guarded(() => api.rows("candidate"));
+    const rows = await guarded(() => this.source.rows("candidate"));
     if (rows) this.showCandidates(rows);
     await this.refreshHistory();
   }
 
-  showCandidates(rows: Row[]): void {
+  showCandidates(rows: Listed[]): void {
     this.hooks.focus(rows);
     if (!rows.length) {
       clear(this.list, el("li", { class: "muted", text: "No candidates yet: select a row and Generate." }));
@@ -73,23 +73,23 @@ export class ReviewPanel {
     clear(this.outcome, ...parts);
   }
 
-  private candidate(row: Row): HTMLElement {
+  private candidate(row: Listed): HTMLElement {
     const fidelity = score(row, "fidelity");
     const novelty = score(row, "novelty");
     const dup = score(row, "duplicate_of");
     const text = el("p", { class: "cand-text", text: row.text });
     const badges = el("div", { class: "badges" },
-      el("span", { class: "badge method", text: row.method ?? row.origin }),
+      el("span", { class: "badge method", text: row.method ?? ("origin" in row ? row.origin : "") }),
       el("span", { class: "badge", title: "how close the text's embedding is to the target", text: `fidelity ${fmt(fidelity)}` }),
       el("span", { class: "badge", title: "1 − cosine to the nearest existing row", text: `novelty ${fmt(novelty)}` }),
       dup !== null ? el("span", { class: "badge warn", text: `duplicate of #${dup}` }) : null,
       typeof row.params?.gap === "string" ? el("span", { class: "badge gap", title: "made to fill this gap",
         text: row.params.gap }) : null,
       row.parents?.length ? el("span", { class: "muted", text: `from #${row.parents.join(", #")}` }) : null);
-    const act = (name: string, status: string) => {
+    const act = (name: string, status: "accepted" | "rejected") => {
       const b = el("button", { type: "button", class: `act ${status}`, text: name });
       b.addEventListener("click", async () => {
-        if (await guarded(() => api.setStatus([row.id], status)) !== undefined) await this.hooks.changed();
+        if (await guarded(() => this.source.setStatus([row.id], status)) !== undefined) await this.hooks.changed();
       });
       return b;
     };
@@ -101,7 +101,7 @@ export class ReviewPanel {
       area.value = row.text;
       const save = el("button", { type: "button", class: "act save", text: "Save" });
       save.addEventListener("click", async () => {
-        if (await guarded(() => api.edit(row.id, area.value)) !== undefined) await this.hooks.changed();
+        if (await guarded(() => this.source.edit(row.id, area.value)) !== undefined) await this.hooks.changed();
       });
       text.replaceWith(area);
       edit.replaceWith(save);
@@ -112,7 +112,7 @@ export class ReviewPanel {
   }
 
   async refreshHistory(): Promise<void> {
-    const entries = await guarded(() => api.history());
+    const entries = await guarded(() => this.source.history());
     if (!entries) return;
     const method = this.methodFilter.value;
     const shown = entries.filter((h) => !method || describeMethod(h) === method);

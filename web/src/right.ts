@@ -1,13 +1,13 @@
 // Right panel for the selected row: its text and provenance, and the three augmentation tabs
 // (Concepts, Interpolation, LLM), each ending in a Generate button.
-import { api, type Concept, type Row } from "./api";
+import type { AugmentBody, Concept, DataSource, Row } from "./api";
 import { byId, clear, el, guarded } from "./dom";
 
 export type Tab = "concepts" | "interpolate" | "llm";
 export type PickMode = "row" | "arrow" | null;
 
 export interface RightHooks {
-  generate: (body: Record<string, unknown>) => Promise<void>;
+  generate: (body: AugmentBody) => Promise<void>;
   pick: (mode: PickMode) => void;
   select: (id: number) => void;
 }
@@ -19,7 +19,7 @@ export class RightPanel {
   private weights = new Map<number, { label: string; weight: number }>();
   private body = el("div", { class: "tab-body" });
 
-  constructor(private root: HTMLElement, private hooks: RightHooks) {}
+  constructor(private root: HTMLElement, private source: DataSource, private hooks: RightHooks) {}
 
   show(row: Row | null): void {
     if (row?.id !== this.row?.id) { this.weights.clear(); this.target = null; }
@@ -58,7 +58,7 @@ export class RightPanel {
     return el("input", { type: "number", min: 1, max: 10, value: 3, id: "n", class: "n" });
   }
 
-  private generateButton(build: () => Record<string, unknown> | string): HTMLButtonElement {
+  private generateButton(build: () => Omit<AugmentBody, "row_id"> | string): HTMLButtonElement {
     const button = el("button", { type: "button", class: "primary", id: "generate", text: "Generate" });
     button.addEventListener("click", async () => {
       const body = build();
@@ -71,7 +71,7 @@ export class RightPanel {
 
   private async concepts(row: Row): Promise<void> {
     clear(this.body, el("p", { class: "muted", text: "Finding this row's concepts (the first time trains the concept model)…" }));
-    const found = await guarded(() => api.rowConcepts(row.id));
+    const found = await guarded(() => this.source.rowConcepts(row.id));
     if (!found || this.row?.id !== row.id || this.tab !== "concepts") return;
     const sliders = el("div", { class: "sliders", id: "concept-sliders" });
     const addSlider = (c: Concept, initial = 0) => {
@@ -105,7 +105,7 @@ export class RightPanel {
     const form = el("form", { class: "search" }, query, el("button", { type: "submit", text: "Find" }));
     form.addEventListener("submit", async (e) => {
       e.preventDefault();
-      const hits = await guarded(() => api.searchConcepts(query.value.trim()));
+      const hits = await guarded(() => this.source.searchConcepts(query.value.trim()));
       if (hits) clear(results, chips(hits));
     });
     const n = this.nInput();
@@ -128,7 +128,7 @@ export class RightPanel {
     const form = el("form", { class: "search" }, query, el("button", { type: "submit", text: "Find" }));
     form.addEventListener("submit", async (e) => {
       e.preventDefault();
-      const hits = await guarded(() => api.search(query.value.trim(), "semantic"));
+      const hits = await guarded(() => this.source.search(query.value.trim(), "semantic"));
       if (!hits) return;
       clear(results, ...hits.slice(0, 8).filter((h) => h.id !== row.id).map((h) => {
         const b = el("button", { type: "button", class: "hit", text: h.text });
@@ -155,7 +155,7 @@ export class RightPanel {
     const suggest = el("button", { type: "button", id: "suggest", text: "Suggest prompt ideas" });
     suggest.addEventListener("click", async () => {
       clear(ideas, el("span", { class: "muted", text: "Thinking…" }));
-      const found = await guarded(() => api.ideas(row.id));
+      const found = await guarded(() => this.source.ideas(row.id));
       clear(ideas, ...(found ?? []).map((idea) => {
         const b = el("button", { type: "button", class: "chip", text: idea });
         b.addEventListener("click", () => { box.value = idea; });

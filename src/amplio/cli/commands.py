@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import click
 
@@ -63,7 +63,7 @@ def _parse_concepts(values: tuple[str, ...]) -> dict[int, float]:
             cid, weight = value.split(":")
             weights[int(cid)] = float(weight)
         except ValueError:
-            raise InputError(f"--concept takes ID:WEIGHT (e.g. 12:0.8), not {value!r}") from None
+            raise InputError(f"a concept is ID:WEIGHT (e.g. 12:0.8), not {value!r}", field="weights") from None
     return weights
 
 
@@ -73,7 +73,7 @@ def _parse_concepts(values: tuple[str, ...]) -> dict[int, float]:
 @click.option("--row", "row_ids", type=int, multiple=True, help="The row to start from (repeat for llm).")
 @click.option("--to", "to_row", type=int, help="interpolate: the row to move towards.")
 @click.option("--to-point", nargs=2, type=float, help="interpolate: a map point X Y to move towards.")
-@click.option("--concept", "concept_weights", multiple=True, help="concepts: ID:WEIGHT, weight in [-1, 1] (repeatable).")
+@click.option("--concept", "weights", multiple=True, help="concepts: ID:WEIGHT, weight in [-1, 1] (repeatable).")
 @click.option("--instruction", help="llm: what to change.")
 @click.option("--gap", "gap_id", help="Fill this gap (see `amplio gaps`); rows and targets come from it.")
 @click.option("-n", "n", default=3, show_default=True, help="How many candidates (1-10).")
@@ -81,9 +81,14 @@ def _parse_concepts(values: tuple[str, ...]) -> dict[int, float]:
 @JSON
 @domain_errors
 def augment(workspace: Path, method: str, row_ids: tuple[int, ...], to_row: int | None,
-            to_point: tuple[float, float] | None, concept_weights: tuple[str, ...],
+            to_point: tuple[float, float] | None, weights: tuple[str, ...],
             instruction: str | None, gap_id: str | None, n: int, seed: int, as_json: bool) -> None:
-    """Make candidate rows with one of the three methods; they are stored for review."""
+    """Make candidate rows with one of the three methods; they are stored for review.
+
+    Up to N come back: texts that fail a quality gate are held back, and listed with their
+    reasons after the candidates.
+    """
+    from amplio.augment.request import AugmentRequest, Method
     from amplio.progress import TqdmProgress
 
     progress = TqdmProgress()
@@ -92,15 +97,13 @@ def augment(workspace: Path, method: str, row_ids: tuple[int, ...], to_row: int 
             made = ws.fill_gap(gap_id, method=method, n=n, seed=seed, instruction=instruction,
                                progress=progress)
         elif not row_ids:
-            raise InputError("give --row ID (or --gap ID)")
-        elif method == "concepts":
-            made = ws.augment_concepts(row_ids[0], _parse_concepts(concept_weights), n=n, seed=seed,
-                                       progress=progress)
-        elif method == "interpolate":
-            made = ws.augment_interpolate(row_ids[0], to_row=to_row, to_point=to_point or None, n=n,
-                                          seed=seed, progress=progress)
+            raise InputError("give a row to start from (or a gap to fill)", field="row_ids")
         else:
-            made = ws.augment_llm(list(row_ids), instruction or "", n=n, seed=seed, progress=progress)
+            request = AugmentRequest(method=cast(Method, method), row_id=row_ids[0],
+                                     weights=_parse_concepts(weights), to_row=to_row,
+                                     to_point=to_point or None, row_ids=row_ids[1:],
+                                     instruction=instruction or "", n=n, seed=seed)
+            made = ws.augment(request, progress=progress)
     keys = ("id", "text", "method", "parents", "fidelity", "novelty", "duplicate_of", "flags", "x", "y")
     result = made.to_dict()
     result["candidates"] = [{k: c[k] for k in keys} | {"params": c["params"]} for c in made]
@@ -205,15 +208,25 @@ def history(workspace: Path, limit: int, as_json: bool) -> None:
                    "public red-teaming sets: the Gaps view can then list the regions it covers and the "
                    "rows do not. Embedded (once, cached) before serving.")
 @click.option("--reference-text-column", help="Text column of --reference (default: detected).")
+@click.option("--token", "use_token", is_flag=True,
+              help="Require a token on localhost too (the printed URL carries it). A non-local "
+                   "--host always requires one.")
+@click.option("--allow-host", "allow_hosts", multiple=True,
+              help="Another name the browser may reach the server by (repeatable); requests naming "
+                   "any other host are refused, so a web page cannot rebind its name to this server.")
 @domain_errors
 def serve(source: Path | None, text_col: str | None, label_col: str | None, workspace: Path | None,
           host: str, port: int, no_browser: bool, reference: Path | None,
-          reference_text_column: str | None) -> None:
-    """Open SOURCE (data file or workspace; default: the demo) in the browser UI."""
+          reference_text_column: str | None, use_token: bool, allow_hosts: tuple[str, ...]) -> None:
+    """Open SOURCE (data file or workspace; default: the demo) in the browser UI.
+
+    The server answers only requests that name it (127.0.0.1, localhost or [::1] with its port,
+    or an --allow-host name) and refuses changes posted from another site's page.
+    """
     if reference_text_column and reference is None:
         raise InputError("--reference-text-column needs --reference")
     _serve(source, text_col, label_col, workspace, host, port, no_browser, reference,
-           reference_text_column)
+           reference_text_column, use_token=use_token, allow_hosts=allow_hosts)
 
 
 @cli.command()
@@ -238,7 +251,10 @@ def demo(workspace: Path, host: str, port: int, no_browser: bool, no_reference: 
 
 def _serve(source: Path | None, text_col: str | None, label_col: str | None, workspace: Path | None,
            host: str, port: int, no_browser: bool, reference: Path | None = None,
-           reference_text_column: str | None = None) -> None:
+           reference_text_column: str | None = None, *, use_token: bool = False,
+           allow_hosts: tuple[str, ...] = ()) -> None:
+    import secrets
+
     import amplio
     from amplio.progress import TqdmProgress
     from amplio.server import run
@@ -259,7 +275,8 @@ def _serve(source: Path | None, text_col: str | None, label_col: str | None, wor
                                     progress=TqdmProgress())
             reference = Path(loaded.path).resolve()
     run(path, host=host, port=port, open_browser=not no_browser, reference=reference,
-        reference_text_column=reference_text_column)
+        reference_text_column=reference_text_column,
+        token=secrets.token_urlsafe(24) if use_token else None, allow_hosts=allow_hosts)
 
 
 @cli.command()

@@ -22,17 +22,34 @@ EXIT_BAD_INPUT = 2
 
 
 def domain_errors(func: F) -> F:
-    """Turn ``AmplioError`` into a one-line message and exit status 2."""
+    """Turn ``AmplioError`` into a one-line message and exit status 2.
+
+    When the error names the input that was wrong (``field``) and this command has an option or
+    argument for it, the line ends with where to fix it ("(option --reference-text-column)").
+    """
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
         except AmplioError as exc:
-            click.echo(f"amplio: error: {exc}", err=True)
+            click.echo(f"amplio: error: {exc}{_where(exc.field)}", err=True)
             sys.exit(EXIT_BAD_INPUT)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _where(field: str | None) -> str:
+    """Where this command takes ``field``: its option's flag or its argument's name."""
+    context = click.get_current_context(silent=True)
+    if field is None or context is None:
+        return ""
+    for param in context.command.params:
+        if param.name == field:
+            if isinstance(param, click.Option):
+                return f" (option {max(param.opts, key=len)})"
+            return f" (argument {param.human_readable_name})"
+    return ""
 
 
 def emit(data: Any, as_json: bool, human: Callable[[Any], str]) -> None:

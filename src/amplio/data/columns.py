@@ -18,7 +18,7 @@ def pick_text_column(frame: pd.DataFrame, requested: str | None = None) -> str:
     """The column holding the texts: ``requested`` if given, else the string column with the
     longest median length."""
     if requested:
-        _require(frame, requested, "--text-col")
+        _require(frame, requested, "text column", "text_col")
         return requested
     best, best_len = None, -1.0
     for name in frame.columns:
@@ -31,7 +31,8 @@ def pick_text_column(frame: pd.DataFrame, requested: str | None = None) -> str:
     if best is None:
         raise InputError(
             "no column holds text (strings in at least half the rows); "
-            f"columns are: {', '.join(map(str, frame.columns))}. Name one with --text-col"
+            f"columns are: {', '.join(map(str, frame.columns))}. Name the text column",
+            field="text_col",
         )
     return best
 
@@ -42,7 +43,7 @@ def pick_label_column(frame: pd.DataFrame, requested: str | None, text_column: s
     if not requested:
         return None
     if requested != "auto":
-        _require(frame, requested, "--label-col")
+        _require(frame, requested, "label column", "label_col")
         return requested
     best, best_count = None, MAX_LABELS + 1
     for name in frame.columns:
@@ -56,13 +57,15 @@ def pick_label_column(frame: pd.DataFrame, requested: str | None, text_column: s
             best, best_count = str(name), count
     if best is None:
         raise InputError(
-            f"no column looks like a label (2 to {MAX_LABELS} distinct strings); name one with --label-col"
+            f"no column looks like a label (2 to {MAX_LABELS} distinct strings); name the label column",
+            field="label_col",
         )
     return best
 
 
-def _require(frame: pd.DataFrame, name: str, option: str) -> None:
+def _require(frame: pd.DataFrame, name: str, what: str, field: str) -> None:
     if name not in frame.columns:
         raise InputError(
-            f"{option} {name!r} is not a column; columns are: {', '.join(map(str, frame.columns))}"
+            f"{what} {name!r} is not a column; columns are: {', '.join(map(str, frame.columns))}",
+            field=field,
         )

@@ -11,7 +11,9 @@ from typing import Any
 
 import pandas as pd
 
+from amplio.data.records import plain
 from amplio.errors import InputError
+from amplio.registry import Registry
 
 EXPORT_COLUMNS = (
     "id", "text", "label", "origin", "method", "parents", "params", "models", "status",
@@ -42,7 +44,7 @@ def _jsonl(frame: pd.DataFrame, path: Path, meta: dict[str, Any]) -> None:
     out["created_at"] = out["created_at"].astype(str)
     with path.open("w", encoding="utf-8") as handle:
         for record in out.to_dict(orient="records"):
-            handle.write(json.dumps(_plain(record), ensure_ascii=False) + "\n")
+            handle.write(json.dumps({k: plain(v) for k, v in record.items()}, ensure_ascii=False) + "\n")
 
 
 def _parquet(frame: pd.DataFrame, path: Path, meta: dict[str, Any]) -> None:
@@ -53,7 +55,8 @@ def _hf(frame: pd.DataFrame, path: Path, meta: dict[str, Any]) -> None:
     try:
         import datasets
     except ImportError:
-        raise InputError("--format hf needs the package datasets (pip install 'amplio[hf]')") from None
+        raise InputError("the hf format needs the package datasets (pip install 'amplio[hf]')",
+                         field="format") from None
     data = provenance_frame(frame, flat=False)
     data["x"] = data["x"].astype("float32")
     data["y"] = data["y"].astype("float32")
@@ -61,37 +64,31 @@ def _hf(frame: pd.DataFrame, path: Path, meta: dict[str, Any]) -> None:
     datasets.Dataset.from_pandas(data, preserve_index=False).save_to_disk(str(path))
 
 
-def _plain(record: dict[str, Any]) -> dict[str, Any]:
-    out = {}
-    for key, value in record.items():
-        if hasattr(value, "item"):
-            value = value.item()
-        if value is pd.NA or (isinstance(value, float) and value != value):
-            value = None
-        out[key] = value
-    return out
-
-
 Writer = Callable[[pd.DataFrame, Path, dict[str, Any]], None]
-WRITERS: dict[str, Writer] = {"csv": _csv, "jsonl": _jsonl, "parquet": _parquet, "hf": _hf}
+
+
+def _load_builtins() -> None:
+    for name, writer in (("csv", _csv), ("jsonl", _jsonl), ("parquet", _parquet), ("hf", _hf)):
+        register_writer(name, writer)
+    from amplio.data import redteam_formats  # noqa: F401  (registers pyrit, promptfoo, garak)
+
+
+_REGISTRY: Registry[Writer] = Registry("export format", "amplio.exporters", _load_builtins)
 
 
 def register_writer(name: str, writer: Writer) -> None:
-    """Add an export format (the red-teaming formats register themselves this way)."""
-    WRITERS[name] = writer
+    """Add an export format: ``writer(frame, path, meta)`` writes the rows to ``path``."""
+    _REGISTRY.register(name, writer)
 
 
 def export_formats() -> list[str]:
-    _load_builtins()
-    return sorted(WRITERS)
+    """The registered export formats (built in, and from ``amplio.exporters`` plug-ins)."""
+    return _REGISTRY.kinds()
 
 
 def export_rows(frame: pd.DataFrame, path: Path, fmt: str, *, meta: dict[str, Any]) -> Path:
     """Write ``frame`` to ``path`` as ``fmt``, atomically (a temporary name, then a rename)."""
-    _load_builtins()
-    writer = WRITERS.get(fmt)
-    if writer is None:
-        raise InputError(f"unknown export format {fmt!r}; choose one of: {', '.join(sorted(WRITERS))}")
+    writer = _REGISTRY.get(fmt)
     path = path.expanduser()
     if not path.parent.exists():
         raise InputError(f"folder {path.parent} does not exist")
@@ -107,10 +104,3 @@ def export_rows(frame: pd.DataFrame, path: Path, fmt: str, *, meta: dict[str, An
         shutil.rmtree(tmp, ignore_errors=True) if tmp.is_dir() else tmp.unlink(missing_ok=True)
         raise
     return path
-
-
-def _load_builtins() -> None:
-    try:
-        from amplio.data import redteam_formats  # noqa: F401  (registers pyrit, promptfoo, garak)
-    except ImportError:  # not written yet in this checkout
-        pass

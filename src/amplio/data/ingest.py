@@ -57,7 +57,8 @@ def clean_rows(frame: pd.DataFrame, text_col: str | None = None, label_col: str 
         raise InputError(
             f"row {int(first['source_index'])} of column {text_column!r} is {len(first['text']):,} "
             f"characters long (limit {MAX_TEXT_CHARS:,}); split or remove it, or check that "
-            "--text-col names the right column"
+            "the text column is the right one",
+            field="text_col",
         )
     rows = rows.assign(text_hash=rows["text"].map(text_hash))
     counts = rows.groupby("text_hash", sort=False)["text_hash"].transform("size")

@@ -8,6 +8,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from amplio.decoders.base import DecodeContext
+from amplio.embedding.base import nearest
 from amplio.errors import InputError
 
 
@@ -48,10 +49,7 @@ def context_for(
     if len(texts) == 0:
         return DecodeContext(parent_texts=list(parent_texts), donor_texts=list(donor_texts),
                              relevance=relevance)
-    sims = embeddings @ np.asarray(target, dtype=np.float32)
-    k = min(k, len(texts))
-    top = np.argpartition(-sims, k - 1)[:k]
-    top = top[np.lexsort((top, -sims[top]))]  # nearest first, ties by row order
+    top = np.array([i for i, _ in nearest(embeddings, np.asarray(target, dtype=np.float32), k)])
     return DecodeContext(
         neighbour_texts=[texts[i] for i in top],
         neighbour_embeddings=embeddings[top],

@@ -18,7 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from amplio.decoders.base import DecodeContext
-from amplio.embedding.base import Encoder
+from amplio.embedding.base import Encoder, as_unit, nearest
 from amplio.errors import InputError
 from amplio.llm.base import LLM
 from amplio.llm.continuation import continue_list, token_budget
@@ -74,7 +74,7 @@ class ContinuationDecoder:
         """
         if n < 1:
             raise InputError("n must be at least 1")
-        goal = unit(target, self.encoder.dim)
+        goal = as_unit(target, self.encoder.dim)
         examples, example_embs = self.examples(goal, context)
         texts = continue_list(self.llm, examples, k=n, seed=seed, temperature=self.temperature,
                               max_tokens=token_budget(examples))
@@ -134,7 +134,7 @@ class ContinuationDecoder:
         ref_embs = context.reference_embeddings
         rows = refs + examples
         row_embs = example_embs if ref_embs is None or not len(refs) else np.vstack([ref_embs, example_embs])
-        near = (np.argsort(-(ref_embs @ goal), kind="stable")[:_TITLE_ROWS]
+        near = ([i for i, _ in nearest(ref_embs, goal, _TITLE_ROWS)]
                 if ref_embs is not None and len(refs) else [])
         parents = [t for t in context.parent_texts if t.strip()]
         parent_embs = np.asarray(self.encoder.encode(parents), dtype=np.float32) if parents else None
@@ -145,18 +145,3 @@ class ContinuationDecoder:
             relevance=self.relevance if context.relevance is None else context.relevance,
             anchors=parent_embs if parent_embs is not None else example_embs,
         )
-
-
-def unit(target: NDArray[np.float32], dim: int) -> NDArray[np.float32]:
-    """``target`` as a unit vector of dimension ``dim``.
-
-    Raises:
-        InputError: a wrong dimension, or a zero or non-finite vector.
-    """
-    vec = np.asarray(target, dtype=np.float32).reshape(-1)
-    if vec.shape[0] != dim:
-        raise InputError(f"target has {vec.shape[0]} dimensions; the encoder gives {dim}")
-    norm = float(np.linalg.norm(vec))
-    if not np.isfinite(norm) or norm == 0.0:
-        raise InputError("target must be a finite, non-zero vector")
-    return vec / norm

@@ -20,7 +20,7 @@ def _load_builtins() -> None:
     register_decoder(DEFAULT_DECODER, ContinuationDecoder)
 
 
-_REGISTRY: Registry[DecoderFactory] = Registry("decoder", _load_builtins)
+_REGISTRY: Registry[DecoderFactory] = Registry("decoder", "amplio.decoders", _load_builtins)
 
 
 def register_decoder(kind: str, factory: DecoderFactory) -> None:

@@ -8,7 +8,8 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from amplio.embedding.base import l2_normalise, register_encoder
+from amplio.embedding.base import l2_normalise
+from amplio.embedding.registry import register_encoder
 from amplio.errors import BackendError, InputError
 
 

@@ -9,7 +9,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from amplio.config import DEFAULT_ENCODER_MODEL
-from amplio.embedding.base import l2_normalise, register_encoder
+from amplio.embedding.base import l2_normalise
+from amplio.embedding.registry import register_encoder
 from amplio.errors import BackendError, InputError, MissingDependencyError
 
 _LOADED: dict[str, object] = {}
@@ -51,11 +52,11 @@ class SentenceTransformerEncoder:
     """Runs a sentence-transformers model on the CPU (or the GPU when torch sees one)."""
 
     def __init__(self, model: str = DEFAULT_ENCODER_MODEL) -> None:
-        self.name = model
+        self.name: str = model
         self._path = resolve_model_path(model)
         self._model = _load(self._path)
-        model = self._model
-        getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension  # type: ignore[attr-defined]
+        loaded = self._model
+        getter = getattr(loaded, "get_embedding_dimension", None) or loaded.get_sentence_embedding_dimension  # type: ignore[attr-defined]
         dim = getter()
         self.dim = int(dim)
 

@@ -330,7 +330,7 @@ def label_counts(labels: Sequence[str | None] | None, rows: Sequence[int]) -> di
         return {}
     # pandas hands missing labels over as NaN, not None.
     counts = Counter(str(labels[r]) for r in rows
-                     if labels[r] is not None and not (isinstance(labels[r], float) and np.isnan(labels[r])))
+                     if labels[r] is not None and not (isinstance(labels[r], float) and labels[r] != labels[r]))
     return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
 
 

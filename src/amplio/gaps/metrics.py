@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
+from amplio.embedding.base import l2_normalise
 from amplio.errors import InputError
 
 if TYPE_CHECKING:
@@ -218,5 +219,4 @@ def _unit_rows(embeddings: NDArray[np.floating]) -> NDArray[np.float32]:
     x = np.asarray(embeddings, dtype=np.float32)
     if x.ndim != 2:
         raise InputError(f"embeddings must be a 2-D array, got shape {x.shape}")
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    return x / np.maximum(norms, 1e-12)
+    return l2_normalise(x)

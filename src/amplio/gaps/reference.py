@@ -106,10 +106,8 @@ def reference_stats(x: NDArray[np.float32], ref: NDArray[np.float32], *, k: int 
     if FLOOR > 0:
         rd = np.maximum(rd, np.quantile(rd, FLOOR))
     ratio = np.log(dd / rd).astype(np.float32)
-    if context > 0:
-        centre = np.median(ratio[near[:, :context]], axis=1)
-    else:
-        centre = np.median(ratio)
+    centre: NDArray[np.float32] | float = (np.median(ratio[near[:, :context]], axis=1) if context > 0
+                                           else float(np.median(ratio)))
     return ReferenceStats(data_dist=dd.astype(np.float32), reference_dist=rd.astype(np.float32),
                           ratio=ratio, excess=(ratio - centre).astype(np.float32),
                           neighbours=near[:, :max(GROUP, SMOOTH)])
@@ -192,7 +190,7 @@ def find_reference_gaps(
             examples=[str(reference_texts[i]) for i in original[:EXAMPLES]],
             reference_rows=original,
         ))
-    _describe(gaps, [str(reference_texts[i]) for i in ref_index])
+    _describe(gaps, [str(reference_texts[int(i)]) for i in ref_index])
     return gaps
 
 

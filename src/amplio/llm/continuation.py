@@ -23,14 +23,15 @@ MAX_EXAMPLE_CHARS = 400
 _LEADING_MARKER = re.compile(r"^\s*(?:prompt\s*:\s*)+", re.IGNORECASE)
 
 
-def one_line(text: str, limit: int = MAX_EXAMPLE_CHARS) -> str:
-    """``text`` on one line (runs of whitespace become one space), cut to ``limit`` characters."""
-    return " ".join(text.split())[:limit]
+def flatten(text: str, limit: int = MAX_EXAMPLE_CHARS) -> str:
+    """``text`` on one line (every run of whitespace, line breaks included, becomes one space),
+    cut to ``limit`` characters: how a text enters a prompt template."""
+    return " ".join(str(text).split())[:limit]
 
 
 def list_prompt(examples: Sequence[str]) -> str:
     """A ``Prompt: ...`` line per example, ending with an open ``Prompt:`` for the model."""
-    return "\n".join([f"{MARKER} {one_line(t)}" for t in examples] + [MARKER])
+    return "\n".join([f"{MARKER} {flatten(t)}" for t in examples] + [MARKER])
 
 
 def clean_completion(text: str) -> str:

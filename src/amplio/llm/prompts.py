@@ -19,7 +19,7 @@ from importlib import resources
 
 from amplio.errors import InputError
 from amplio.llm.base import LLM, GenerationParams
-from amplio.llm.continuation import one_line
+from amplio.llm.continuation import flatten
 
 MAX_TEXT_CHARS = 600
 MAX_INSTRUCTION_CHARS = 300
@@ -50,7 +50,7 @@ def worked_examples() -> tuple[WorkedExample, ...]:
 def field_text(text: str, limit: int) -> str:
     """``text`` on one line, cut to ``limit`` characters, with any template field name in it
     defused (``Instruction:`` becomes ``Instruction -``), so it stays inside its own field."""
-    return _FIELD_RE.sub(lambda m: m.group(0).replace(":", " -"), one_line(text, limit))
+    return _FIELD_RE.sub(lambda m: m.group(0).replace(":", " -"), flatten(text, limit))
 
 
 def rewrite_prompt(text: str, instruction: str, examples: Sequence[WorkedExample]) -> str:

@@ -16,7 +16,7 @@ def _load_builtins() -> None:
     from amplio.llm import local, openai_compatible  # noqa: F401
 
 
-_REGISTRY: Registry[LLMFactory] = Registry("LLM backend", _load_builtins)
+_REGISTRY: Registry[LLMFactory] = Registry("LLM backend", "amplio.llms", _load_builtins)
 
 
 def register_llm(kind: str, factory: LLMFactory) -> None:

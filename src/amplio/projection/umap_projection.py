@@ -94,7 +94,7 @@ def fit_projection(
         chunk = rest[start : start + step]
         xy[chunk] = projection.transform(embeddings[chunk])
         progress("project", len(fit_idx) + start + len(chunk), n)
-    return projection, xy
+    return projection, xy.astype(np.float32, copy=False)
 
 
 class _TinyLayout:

@@ -1,4 +1,5 @@
-"""One JSON error envelope for every failure: ``{"ok": false, "error": msg, "status": code}``."""
+"""One JSON error envelope for every failure: ``{"ok": false, "error": msg, "status": code}``,
+plus ``"field"`` when the error names the input that was wrong (``AmplioError.field``)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,12 @@ from amplio.errors import AmplioError
 log = logging.getLogger(__name__)
 
 
-def envelope(message: str, status: int) -> JSONResponse:
+def envelope(message: str, status: int, field: str | None = None) -> JSONResponse:
     """The error response every route and handler uses."""
-    return JSONResponse({"ok": False, "error": message, "status": status}, status_code=status)
+    body: dict[str, object] = {"ok": False, "error": message, "status": status}
+    if field is not None:
+        body["field"] = field
+    return JSONResponse(body, status_code=status)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -24,7 +28,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(AmplioError)
     async def _amplio(_: Request, exc: AmplioError) -> JSONResponse:
-        return envelope(str(exc), exc.status_code)
+        return envelope(str(exc), exc.status_code, exc.field)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -16,14 +15,15 @@ import pandas as pd
 from amplio.config import Settings, load_settings
 from amplio.data.ingest import CleanRows, clean_rows
 from amplio.data.loaders import read_table
-from amplio.embedding.base import Encoder, create_encoder
+from amplio.embedding.base import Encoder
 from amplio.embedding.batching import embed_texts
+from amplio.embedding.registry import create_encoder
 from amplio.errors import InputError, WorkspaceError
 from amplio.progress import Progress, silent
 from amplio.projection.clusters import cluster_embeddings
 from amplio.projection.umap_projection import fit_projection
 from amplio.workspace.schema import DB_FILE
-from amplio.workspace.store import Store, now
+from amplio.workspace.store import CLUSTER_CENTROIDS, PROJECTION, Store, now
 from amplio.workspace.workspace import Workspace
 
 WORKSPACE_SUFFIX = ".amplio"
@@ -88,7 +88,8 @@ def open_dataset(
     if is_workspace(folder):
         return _sync(folder, rows, text_col, encoder, progress, clock)
     if folder.exists() and any(folder.iterdir()):
-        raise WorkspaceError(f"{folder} exists and is not an Amplio workspace; choose another --workspace")
+        raise WorkspaceError(f"{folder} exists and is not an Amplio workspace; choose another workspace folder",
+                             field="workspace")
     settings = settings or load_settings()
     kind = settings.encoder
     encoder = encoder or create_encoder(kind, model or settings.encoder_model)
@@ -119,12 +120,11 @@ def _build(folder: Path, rows: CleanRows, encoder: Encoder, kind: str, model: st
                     _write_meta(store, rows, encoder, kind, model, source, seed, projection.fitted_rows)
                     store.put_embeddings(encoder.name, rows.frame["text_hash"].tolist(), vectors)
                     store.insert_rows(_original_rows(rows.frame, xy, clustering.assignments))
-                    for cid, size in clustering.sizes.items():
-                        store.con.execute("INSERT INTO clusters VALUES (?, ?, ?)",
-                                          [cid, json.dumps(clustering.keywords.get(cid, [])), size])
-                    store.put_artifact("projection", projection.to_bytes())
-                    store.put_artifact("cluster_centroids", _npy(clustering.centroids))
-                store.con.execute("CHECKPOINT")
+                    store.put_clusters([(cid, clustering.keywords.get(cid, []), size)
+                                        for cid, size in clustering.sizes.items()])
+                    store.put_artifact(PROJECTION, projection.to_bytes())
+                    store.put_artifact(CLUSTER_CENTROIDS, _npy(clustering.centroids))
+                store.checkpoint()
             finally:
                 store.close()
             folder.parent.mkdir(parents=True, exist_ok=True)
@@ -134,9 +134,7 @@ def _build(folder: Path, rows: CleanRows, encoder: Encoder, kind: str, model: st
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    workspace = Workspace.load(folder, encoder=encoder)
-    workspace._projection = projection
-    return workspace
+    return Workspace.load(folder, encoder=encoder, projection=projection)
 
 
 def _sync(folder: Path, rows: CleanRows, text_col: str | None, encoder: Encoder | None,
@@ -147,9 +145,10 @@ def _sync(folder: Path, rows: CleanRows, text_col: str | None, encoder: Encoder 
         if text_col and stored and text_col != stored:
             raise InputError(
                 f"workspace {folder} was built from column {stored!r}, not {text_col!r}; "
-                "use another --workspace to build a new one"
+                "use another workspace folder to build a new one",
+                field="workspace",
             )
-        known = set(workspace.store.con.execute("SELECT text_hash FROM rows").fetchnumpy()["text_hash"])
+        known = workspace.store.all_hashes()
         new = rows.frame[~rows.frame["text_hash"].isin(known)]
         with clock("add"):
             for label, group in new.groupby("label", dropna=False, sort=False):

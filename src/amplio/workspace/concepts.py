@@ -11,16 +11,16 @@ from amplio.concepts.model import ConceptModel
 from amplio.data.reference import BUNDLED
 from amplio.errors import InputError
 from amplio.progress import Progress, silent
+from amplio.workspace.store import CONCEPT_ROW_IDS, CONCEPTS
 
 if TYPE_CHECKING:
     from amplio.workspace.workspace import Workspace
 
-ARTIFACT = "concepts"
 
 
 def load_concepts(ws: Workspace) -> ConceptModel | None:
     """The stored concept model, or ``None`` before training."""
-    data = ws.store.get_artifact(ARTIFACT)
+    data = ws.store.get_artifact(CONCEPTS)
     return ConceptModel.from_bytes(data) if data else None
 
 
@@ -55,8 +55,8 @@ def train_workspace_concepts(ws: Workspace, *, seed: int = 0, reference: str | N
                            encode=ws.encoder.encode, progress=progress)
     model_ids = rows["id"].to_numpy(dtype=np.int64)
     with ws.store.transaction():
-        ws.store.put_artifact(ARTIFACT, model.to_bytes())
-        ws.store.put_artifact(ARTIFACT + "_row_ids", model_ids.tobytes())
+        ws.store.put_artifact(CONCEPTS, model.to_bytes())
+        ws.store.put_artifact(CONCEPT_ROW_IDS, model_ids.tobytes())
         ws.store.set_meta("concepts", _stats(model))
     ws.meta["concepts"] = _stats(model)
     return model
@@ -69,7 +69,7 @@ def ensure_concepts(ws: Workspace, *, progress: Progress = silent) -> ConceptMod
 
 def row_id_map(ws: Workspace) -> np.ndarray:
     """Row id of each training row index used by ``ConceptModel.top_rows``."""
-    data = ws.store.get_artifact(ARTIFACT + "_row_ids")
+    data = ws.store.get_artifact(CONCEPT_ROW_IDS)
     return np.frombuffer(data, dtype=np.int64) if data else np.zeros(0, dtype=np.int64)
 
 

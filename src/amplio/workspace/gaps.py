@@ -10,14 +10,15 @@ import numpy as np
 import pandas as pd
 
 from amplio.errors import InputError, NotFoundError
+from amplio.llm.continuation import flatten
 from amplio.progress import Progress, silent
 from amplio.workspace.references import load_reference
+from amplio.workspace.store import GAPS
 
 if TYPE_CHECKING:
     from amplio.augment.result import Augmentation
     from amplio.workspace.workspace import Workspace
 
-ARTIFACT = "gaps"
 
 
 def _live_rows(ws: Workspace) -> tuple[Any, np.ndarray]:
@@ -63,7 +64,7 @@ def compute_gaps(ws: Workspace, *, top: int = 10, seed: int = 0, reference: str 
         data["center_embedding"] = [round(float(v), 6) for v in gap.center_embedding]
         gaps.append(data)
     with ws.store.transaction():
-        ws.store.put_artifact(ARTIFACT, json.dumps(gaps).encode("utf-8"))
+        ws.store.put_artifact(GAPS, json.dumps(gaps).encode("utf-8"))
     return [_public(g) for g in gaps]
 
 
@@ -71,7 +72,7 @@ MAX_EXAMPLE_CHARS = 300  # reference examples are cut to this length in the LLM'
 
 
 def stored_gaps(ws: Workspace) -> list[dict[str, Any]]:
-    data = ws.store.get_artifact(ARTIFACT)
+    data = ws.store.get_artifact(GAPS)
     return json.loads(data) if data else []
 
 
@@ -146,7 +147,7 @@ def fill_gap(ws: Workspace, gap_id: str, *, method: str, n: int = 3, seed: int =
         if guides:
             # A reference gap: the missing territory is what the reference rows there are about.
             # Their texts go to the LLM as data inside the topic hint, never as instructions.
-            shown = "; ".join(f'"{_one_line(t)}"' for t in guides[:2])
+            shown = "; ".join('"' + flatten(t, MAX_EXAMPLE_CHARS).replace('"', "'") + '"' for t in guides[:2])
             topic = f"{topic}; like these prompts from the reference: {shown}" if topic else shown
             instruction = instruction or ("rewrite this prompt so that it is about the topic of "
                                           "the reference prompts, keeping its style")
@@ -155,11 +156,6 @@ def fill_gap(ws: Workspace, gap_id: str, *, method: str, n: int = 3, seed: int =
             instruction or "write a new prompt on a related but different topic",
             n=n, seed=seed, context=topic or None, extra=extra, guides=guides, progress=progress)
     raise InputError(f"method must be concepts, interpolate or llm, not {method!r}")
-
-
-def _one_line(text: str) -> str:
-    flat = " ".join(str(text).split()).replace('"', "'")
-    return flat if len(flat) <= MAX_EXAMPLE_CHARS else flat[:MAX_EXAMPLE_CHARS - 1] + "…"
 
 
 def diversity(ws: Workspace) -> dict[str, Any]:

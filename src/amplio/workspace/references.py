@@ -14,11 +14,11 @@ import pandas as pd
 
 from amplio.errors import InputError
 from amplio.progress import Progress, silent
+from amplio.workspace.store import REFERENCE_EMBEDDINGS
 
 if TYPE_CHECKING:
     from amplio.workspace.workspace import Workspace
 
-ARTIFACT = "gaps-reference"  # + ":" + content hash, text column and encoder
 
 
 @dataclass
@@ -69,18 +69,20 @@ def load_reference(ws: Workspace, reference: str | Path, *, text_column: str | N
     path = resolve_reference(reference)
     if not path.exists():
         raise InputError(f"no such reference file: {path} (give a CSV/TSV/JSON/JSONL/Parquet file "
-                         f"of prompts, or `bundled` for the bundled public red-teaming sets)")
+                         f"of prompts, or `bundled` for the bundled public red-teaming sets)",
+                         field="reference")
     frame = read_table(path)
     if text_column and text_column not in frame.columns:
-        raise InputError(f"--reference-text-column {text_column!r} is not a column of {path.name}; "
-                         f"columns are: {', '.join(map(str, frame.columns))}")
+        raise InputError(f"reference text column {text_column!r} is not a column of {path.name}; "
+                         f"columns are: {', '.join(map(str, frame.columns))}",
+                         field="reference_text_column")
     column = pick_text_column(frame, text_column)
     texts = list(dict.fromkeys(
         str(v).strip() for v in frame[column].tolist() if not pd.isna(v) and str(v).strip()))
     if not texts:
         raise InputError(f"the reference {path.name} has no text in column {column!r}")
     sha = _content_hash(path)
-    name = f"{ARTIFACT}:{sha}:{column}:{ws.meta['encoder']}"
+    name = f"{REFERENCE_EMBEDDINGS}:{sha}:{column}:{ws.meta['encoder']}"
     cached = ws.store.get_artifact(name)
     if cached:
         with np.load(io.BytesIO(cached), allow_pickle=False) as data:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: each action records its inverse (see store._migrate)
 DB_FILE = "workspace.duckdb"
 
 DDL = """
@@ -49,7 +49,7 @@ CREATE TABLE IF NOT EXISTS artifacts (
 CREATE TABLE IF NOT EXISTS actions (
     seq BIGINT PRIMARY KEY,
     kind VARCHAR NOT NULL,
-    payload VARCHAR NOT NULL,         -- JSON: what undo needs
+    payload VARCHAR NOT NULL,         -- JSON: what was done, and "inverse": the operations that undo it
     created_at TIMESTAMP NOT NULL,
     undone BOOLEAN NOT NULL DEFAULT FALSE
 );

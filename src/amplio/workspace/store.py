@@ -1,4 +1,8 @@
-"""Low-level access to a workspace's DuckDB file: connect, transact, read and write tables."""
+"""The workspace's DuckDB file: connect, transact, and every statement that reads or writes it.
+
+Nothing else in Amplio writes SQL. The names of stored artifacts live here too (``PROJECTION``,
+``CONCEPTS``, ...), so a module asks for "the concept model", not for a string it made up.
+"""
 
 from __future__ import annotations
 
@@ -15,8 +19,20 @@ import pandas as pd
 import pyarrow as pa
 from numpy.typing import NDArray
 
+from amplio.data.records import plain
 from amplio.errors import WorkspaceError, WorkspaceLockedError
-from amplio.workspace.schema import DB_FILE, DDL, SCHEMA_VERSION
+from amplio.workspace.schema import DB_FILE, DDL, ROW_COLUMNS, SCHEMA_VERSION
+
+# Artifacts: what a workspace stores besides rows and embeddings.
+PROJECTION = "projection"
+CLUSTER_CENTROIDS = "cluster_centroids"
+CONCEPTS = "concepts"
+CONCEPT_ROW_IDS = "concepts_row_ids"
+GAPS = "gaps"
+REFERENCE_EMBEDDINGS = "gaps-reference"  # + ":" + content hash, text column and encoder
+
+# Columns a write may set on existing rows (``set_rows``), so no caller's text becomes SQL.
+_SETTABLE = frozenset({"status", "reviewed_by", "text", "text_hash", "x", "y", "cluster"})
 
 
 def now() -> datetime:
@@ -73,9 +89,20 @@ class Store:
                 f"workspace {self.folder} has schema version {version}, newer than this Amplio "
                 f"understands ({SCHEMA_VERSION}); upgrade amplio (pip install -U amplio)"
             )
+        if int(version) < SCHEMA_VERSION and not self.read_only:
+            with self.transaction():
+                _migrate(self, int(version))
+                self.set_meta("schema_version", SCHEMA_VERSION)
 
     def close(self) -> None:
         self.con.close()
+
+    def _one(self, sql: str, args: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+        """The first row of a query, reading the result to its end: DuckDB keeps a partly read
+        result open, and the next ``register`` on the connection then fails ("unfinished
+        result") -- what a fuzzer found after ``GET /api/info``."""
+        rows = self.con.execute(sql, list(args)).fetchall()
+        return tuple(rows[0]) if rows else None
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -92,7 +119,7 @@ class Store:
 
     # -- meta and artifacts -------------------------------------------------------------------
     def get_meta(self, key: str, default: Any = None) -> Any:
-        row = self.con.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+        row = self._one("SELECT value FROM meta WHERE key = ?", [key])
         return json.loads(row[0]) if row else default
 
     def all_meta(self) -> dict[str, Any]:
@@ -105,7 +132,7 @@ class Store:
         self.con.execute("INSERT OR REPLACE INTO artifacts VALUES (?, ?, ?)", [name, data, now()])
 
     def get_artifact(self, name: str) -> bytes | None:
-        row = self.con.execute("SELECT data FROM artifacts WHERE name = ?", [name]).fetchone()
+        row = self._one("SELECT data FROM artifacts WHERE name = ?", [name])
         return bytes(row[0]) if row else None
 
     # -- embeddings ---------------------------------------------------------------------------
@@ -172,18 +199,179 @@ class Store:
         finally:
             self.con.unregister("_new_rows")
 
+    def rows(self, *, status: str | None = None, origin: str | None = None,
+             ids: Sequence[int] | None = None, columns: Sequence[str] = ROW_COLUMNS) -> pd.DataFrame:
+        """Rows (the given ``columns``) filtered by status, origin and ids, ordered by id."""
+        unknown = [c for c in columns if c not in ROW_COLUMNS and c != "text_hash"]
+        if unknown:
+            raise ValueError(f"no row column {unknown[0]!r}")
+        where, args = [], []  # type: list[str], list[Any]
+        if status is not None:
+            where.append("status = ?")
+            args.append(status)
+        if origin is not None:
+            where.append("origin = ?")
+            args.append(origin)
+        if ids is not None:
+            where.append("list_contains(?, id)")
+            args.append([int(i) for i in ids])
+        sql = f"SELECT {', '.join(columns)} FROM rows"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        return self.con.execute(sql + " ORDER BY id", args).df()
+
+    def hashes(self, ids: Sequence[int]) -> dict[int, str]:
+        """The text hash of each of ``ids`` that exists."""
+        found = self.con.execute("SELECT id, text_hash FROM rows WHERE list_contains(?, id)",
+                                 [[int(i) for i in ids]]).fetchall()
+        return {int(i): str(h) for i, h in found}
+
+    def ids_and_hashes(self) -> tuple[NDArray[np.int64], list[str]]:
+        """Every row's id and text hash, ordered by id."""
+        table = self.con.execute("SELECT id, text_hash FROM rows ORDER BY id").fetchnumpy()
+        return np.asarray(table["id"], dtype=np.int64), [str(h) for h in table["text_hash"]]
+
+    def all_hashes(self) -> set[str]:
+        """The text hashes of every row."""
+        return {str(h) for h in self.con.execute("SELECT text_hash FROM rows").fetchnumpy()["text_hash"]}
+
+    def existing_ids(self, ids: Sequence[int]) -> set[int]:
+        """Those of ``ids`` that are rows."""
+        return {int(i) for (i,) in self.con.execute(
+            "SELECT id FROM rows WHERE list_contains(?, id)", [[int(i) for i in ids]]).fetchall()}
+
+    def row_values(self, ids: Sequence[int], columns: Sequence[str]) -> list[dict[str, Any]]:
+        """``columns`` of the rows ``ids`` (with ``id``), as dicts, for recording what a write
+        will change."""
+        settable = [c for c in columns if c in _SETTABLE]
+        frame = self.rows(ids=ids, columns=["id", *settable])
+        return [{k: plain(v) for k, v in r.items()} for r in frame.to_dict("records")]
+
+    def set_rows(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Set columns of existing rows (and their ``updated_at``): each dict holds ``id`` and
+        the columns to set."""
+        stamp = now()
+        for row in rows:
+            columns = [c for c in row if c != "id"]
+            bad = [c for c in columns if c not in _SETTABLE]
+            if bad:
+                raise ValueError(f"row column {bad[0]!r} cannot be set")
+            assignments = ", ".join([f"{c} = ?" for c in columns] + ["updated_at = ?"])
+            self.con.execute(f"UPDATE rows SET {assignments} WHERE id = ?",
+                             [row[c] for c in columns] + [stamp, int(row["id"])])
+
+    def delete_rows(self, ids: Sequence[int]) -> None:
+        self.con.execute("DELETE FROM rows WHERE list_contains(?, id)", [[int(i) for i in ids]])
+
     def next_row_id(self) -> int:
-        (value,) = self.con.execute("SELECT coalesce(max(id) + 1, 0) FROM rows").fetchone()  # type: ignore[misc]
+        (value,) = self._one("SELECT coalesce(max(id) + 1, 0) FROM rows") or (0,)
         return int(value)
 
-    def record_action(self, kind: str, payload: dict[str, Any]) -> int:
-        (seq,) = self.con.execute("SELECT coalesce(max(seq) + 1, 0) FROM actions").fetchone()  # type: ignore[misc]
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Row counts by origin, by status, by method, and by label of the rows not rejected
+        (labels most frequent first)."""
+        con = self.con
+        labels = con.execute(
+            "SELECT label, count(*) AS n FROM rows WHERE label IS NOT NULL AND status != 'rejected' "
+            "GROUP BY label ORDER BY n DESC, label").fetchall()
+        return {
+            "origin": {str(k): int(v) for k, v in con.execute(
+                "SELECT origin, count(*) FROM rows GROUP BY origin").fetchall()},
+            "status": {str(k): int(v) for k, v in con.execute(
+                "SELECT status, count(*) FROM rows GROUP BY status").fetchall()},
+            "method": {str(k): int(v) for k, v in con.execute(
+                "SELECT method, count(*) FROM rows WHERE method IS NOT NULL GROUP BY method").fetchall()},
+            "label": {str(k): int(v) for k, v in labels},
+        }
+
+    def points(self) -> pd.DataFrame:
+        """What the map draws of every row: id, x, y, cluster, label, method (origin where there
+        is none), origin, status and text length, ordered by id."""
+        return self.con.execute(
+            "SELECT id, x, y, cluster, label, coalesce(method, origin) AS method, origin, status, "
+            "length(text) AS text_length FROM rows ORDER BY id").df()
+
+    def search_text(self, query: str, limit: int) -> pd.DataFrame:
+        """Rows whose text contains ``query`` (case-insensitive), by id. The query is a bound
+        parameter: it is data and never becomes part of the statement."""
+        return self.con.execute(
+            "SELECT id, text, label, x, y, status FROM rows WHERE contains(lower(text), lower(?)) "
+            "ORDER BY id LIMIT ?", [query, int(limit)]).df()
+
+    # -- clusters -----------------------------------------------------------------------------
+    def put_clusters(self, clusters: Sequence[tuple[int, list[str], int]]) -> None:
+        """Store ``(id, keywords, size)`` per cluster."""
+        for cid, keywords, size in clusters:
+            self.con.execute("INSERT INTO clusters VALUES (?, ?, ?)", [int(cid), json.dumps(keywords), int(size)])
+
+    def clusters(self) -> list[tuple[int, list[str], int]]:
+        """``(id, keywords, size)`` per cluster, by id."""
+        return [(int(c), json.loads(k), int(s)) for c, k, s in
+                self.con.execute("SELECT id, keywords, size FROM clusters ORDER BY id").fetchall()]
+
+    def cluster_centres(self) -> dict[int, tuple[float, float]]:
+        """The median map position of each cluster's original rows."""
+        found = self.con.execute(
+            "SELECT cluster, median(x), median(y) FROM rows WHERE origin = 'original' GROUP BY cluster"
+        ).fetchall()
+        return {int(c): (float(x), float(y)) for c, x, y in found if c is not None}
+
+    # -- actions (undo) -----------------------------------------------------------------------
+    def record_action(self, kind: str, payload: dict[str, Any], inverse: Sequence[dict[str, Any]]) -> int:
+        """Record a write and the operations that undo it (see ``apply``)."""
+        (seq,) = self._one("SELECT coalesce(max(seq) + 1, 0) FROM actions") or (0,)
         self.con.execute("INSERT INTO actions VALUES (?, ?, ?, ?, FALSE)",
-                         [seq, kind, json.dumps(payload), now()])
+                         [seq, kind, json.dumps({**payload, "inverse": list(inverse)}, default=str), now()])
         return int(seq)
 
     def last_action(self) -> tuple[int, str, dict[str, Any]] | None:
-        row = self.con.execute(
-            "SELECT seq, kind, payload FROM actions WHERE NOT undone ORDER BY seq DESC LIMIT 1"
-        ).fetchone()
+        row = self._one("SELECT seq, kind, payload FROM actions WHERE NOT undone ORDER BY seq DESC LIMIT 1")
         return (int(row[0]), str(row[1]), json.loads(row[2])) if row else None
+
+    def apply(self, operations: Sequence[dict[str, Any]]) -> None:
+        """Run recorded operations: ``{"delete_rows": ids}`` or ``{"set_rows": [row, ...]}``."""
+        for op in operations:
+            if "delete_rows" in op:
+                self.delete_rows(op["delete_rows"])
+            if "set_rows" in op:
+                self.set_rows(op["set_rows"])
+
+    def mark_undone(self, seq: int) -> None:
+        self.con.execute("UPDATE actions SET undone = TRUE WHERE seq = ?", [int(seq)])
+
+    def actions(self, limit: int) -> list[tuple[int, str, dict[str, Any], Any, bool]]:
+        """The latest ``limit`` actions, newest first: ``(seq, kind, payload, at, undone)``."""
+        found = self.con.execute(
+            "SELECT seq, kind, payload, created_at, undone FROM actions ORDER BY seq DESC LIMIT ?",
+            [int(limit)]).fetchall()
+        return [(int(s), str(k), json.loads(p), t, bool(u)) for s, k, p, t, u in found]
+
+    def checkpoint(self) -> None:
+        """Write the log into the database file (a finished build leaves no log behind)."""
+        self.con.execute("CHECKPOINT")
+
+
+def _migrate(store: Store, version: int) -> None:
+    """Bring a workspace written by an older Amplio up to ``SCHEMA_VERSION``.
+
+    1 -> 2: actions record the operations that undo them (``inverse``); version 1 recorded only
+    what each kind of action had changed, and undo rebuilt the inverse from the kind.
+    """
+    if version < 2:
+        from amplio.data.ingest import text_hash
+
+        for seq, kind, payload, _, _ in store.actions(limit=1 << 62):
+            if "inverse" in payload:
+                continue
+            if kind == "add":
+                inverse: list[dict[str, Any]] = [{"delete_rows": payload["ids"]}]
+            elif kind == "status":
+                inverse = [{"set_rows": [{"id": i, "status": s, "reviewed_by": r}
+                                         for i, s, r in payload["rows"]]}]
+            else:  # edit
+                prev = payload["previous"]
+                inverse = [{"set_rows": [{"id": payload["id"], "text": prev["text"],
+                                          "text_hash": text_hash(prev["text"]), "x": prev["x"],
+                                          "y": prev["y"], "cluster": prev["cluster"]}]}]
+            store.con.execute("UPDATE actions SET payload = ? WHERE seq = ?",
+                              [json.dumps({**payload, "inverse": inverse}), seq])

@@ -14,16 +14,19 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from amplio.data.ingest import MAX_TEXT_CHARS, text_hash
-from amplio.embedding.base import Encoder, create_encoder
+from amplio.data.records import plain
+from amplio.embedding.base import Encoder, nearest
 from amplio.embedding.batching import embed_texts
+from amplio.embedding.registry import create_encoder
 from amplio.errors import InputError, NotFoundError, WorkspaceError
 from amplio.progress import Progress, silent
 from amplio.projection.umap_projection import Projection
 from amplio.workspace.augmenter import Augmenter
-from amplio.workspace.schema import ORIGINS, ROW_COLUMNS, STATUSES
-from amplio.workspace.store import Store, now
+from amplio.workspace.schema import ORIGINS, STATUSES
+from amplio.workspace.store import CLUSTER_CENTROIDS, PROJECTION, Store, now
 
 if TYPE_CHECKING:
+    from amplio.augment.request import AugmentRequest
     from amplio.augment.result import Augmentation
     from amplio.llm.base import LLM
 
@@ -35,18 +38,21 @@ class Workspace:
     """An open workspace. Use ``amplio.open`` to create one from data, ``Workspace.load`` to
     reopen one; close it (or use ``with``) to release the write lock."""
 
-    def __init__(self, store: Store, *, encoder: Encoder | None = None) -> None:
+    def __init__(self, store: Store, *, encoder: Encoder | None = None,
+                 projection: Projection | None = None) -> None:
         self._store = store
         self.path = store.folder
         self.meta: dict[str, Any] = store.all_meta()
         self._encoder = encoder
-        self._projection: Projection | None = None
+        self._projection = projection
         self._centroids: NDArray[np.float32] | None = None
         self._augmenter: Augmenter | None = None
 
     @classmethod
-    def load(cls, path: str | Path, *, read_only: bool = False, encoder: Encoder | None = None) -> Workspace:
-        """Open the workspace folder ``path``.
+    def load(cls, path: str | Path, *, read_only: bool = False, encoder: Encoder | None = None,
+             projection: Projection | None = None) -> Workspace:
+        """Open the workspace folder ``path`` (``projection``: the fitted one, when the caller
+        has it in memory already, e.g. right after building).
 
         Raises:
             WorkspaceError: not a workspace, newer schema, or damaged.
@@ -55,7 +61,7 @@ class Workspace:
         folder = Path(path).expanduser()
         if not folder.is_dir():
             raise NotFoundError(f"no workspace at {folder}")
-        return cls(Store(folder, read_only=read_only), encoder=encoder)
+        return cls(Store(folder, read_only=read_only), encoder=encoder, projection=projection)
 
     def close(self) -> None:
         """Release the database (and its lock)."""
@@ -83,7 +89,7 @@ class Workspace:
     def projection(self) -> Projection:
         """The fitted map projection (loaded on first use; never refitted)."""
         if self._projection is None:
-            data = self._store.get_artifact("projection")
+            data = self._store.get_artifact(PROJECTION)
             if data is None:
                 raise WorkspaceError(f"workspace {self.path} has no fitted projection")
             self._projection = Projection.from_bytes(data)
@@ -96,11 +102,13 @@ class Workspace:
     def nearest_cluster(self, embeddings: NDArray[np.float32]) -> NDArray[np.int32]:
         """The cluster whose centroid is closest to each embedding."""
         if self._centroids is None:
-            data = self._store.get_artifact("cluster_centroids")
-            self._centroids = np.load(io.BytesIO(data)) if data else np.zeros((0, embeddings.shape[1]))
-        if len(self._centroids) == 0 or len(embeddings) == 0:
+            data = self._store.get_artifact(CLUSTER_CENTROIDS)
+            self._centroids = (np.load(io.BytesIO(data)).astype(np.float32) if data
+                               else np.zeros((0, embeddings.shape[1]), dtype=np.float32))
+        centroids = self._centroids
+        if len(centroids) == 0 or len(embeddings) == 0:
             return np.zeros(len(embeddings), dtype=np.int32)
-        return np.argmax(embeddings @ self._centroids.T, axis=1).astype(np.int32)
+        return np.argmax(embeddings @ centroids.T, axis=1).astype(np.int32)
 
     # -- reading ------------------------------------------------------------------------------
     def rows(self, *, status: str | None = None, ids: Sequence[int] | None = None,
@@ -109,22 +117,9 @@ class Workspace:
 
         ``parents`` holds lists of ids; ``params`` and ``models`` hold dicts.
         """
-        where, args = [], []  # type: list[str], list[Any]
-        if status is not None:
-            if status not in STATUSES:
-                raise InputError(f"status must be one of {', '.join(STATUSES)}, not {status!r}")
-            where.append("status = ?")
-            args.append(status)
-        if origin is not None:
-            where.append("origin = ?")
-            args.append(origin)
-        if ids is not None:
-            where.append("list_contains(?, id)")
-            args.append([int(i) for i in ids])
-        sql = f"SELECT {', '.join(ROW_COLUMNS)} FROM rows"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        frame = self._store.con.execute(sql + " ORDER BY id", args).df()
+        if status is not None and status not in STATUSES:
+            raise InputError(f"status must be one of {', '.join(STATUSES)}, not {status!r}")
+        frame = self._store.rows(status=status, origin=origin, ids=ids)
         frame["parents"] = frame["parents"].map(lambda p: [int(i) for i in p] if p is not None else [])
         frame["params"] = frame["params"].map(json.loads)
         frame["models"] = frame["models"].map(json.loads)
@@ -135,16 +130,13 @@ class Workspace:
         frame = self.rows(ids=[row_id])
         if frame.empty:
             raise NotFoundError(f"no row with id {row_id}")
-        return _jsonable(frame.iloc[0].to_dict())
+        return {k: plain(v) for k, v in frame.iloc[0].to_dict().items()}
 
     def embeddings(self, ids: Sequence[int]) -> NDArray[np.float32]:
         """Embeddings of the rows ``ids``, in that order."""
         if len(ids) == 0:
             return np.zeros((0, self.meta["dim"]), dtype=np.float32)
-        hashes = self._store.con.execute(
-            "SELECT id, text_hash FROM rows WHERE list_contains(?, id)", [[int(i) for i in ids]]
-        ).fetchall()
-        by_id = dict(hashes)
+        by_id = self._store.hashes(ids)
         missing = [i for i in ids if int(i) not in by_id]
         if missing:
             raise NotFoundError(f"no row with id {missing[0]}")
@@ -152,29 +144,47 @@ class Workspace:
 
     def all_embeddings(self) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
         """Every row's id and embedding, ordered by id."""
-        ids, hashes = self._ids_and_hashes()
+        ids, hashes = self._store.ids_and_hashes()
         return ids, self._store.get_embeddings(self.meta["encoder"], hashes, self.meta["dim"])
 
-    def _ids_and_hashes(self) -> tuple[NDArray[np.int64], list[str]]:
-        table = self._store.con.execute("SELECT id, text_hash FROM rows ORDER BY id").fetchnumpy()
-        return np.asarray(table["id"], dtype=np.int64), [str(h) for h in table["text_hash"]]
-
     def clusters(self) -> list[dict[str, Any]]:
-        """Clusters with their keyword labels and sizes (at the time of the fit)."""
-        found = self._store.con.execute("SELECT id, keywords, size FROM clusters ORDER BY id").fetchall()
-        return [{"id": int(c), "keywords": json.loads(k), "label": ", ".join(json.loads(k)), "size": int(s)}
-                for c, k, s in found]
+        """Clusters with their keyword labels, sizes (at the time of the fit) and centres on the
+        map (the median position of their original rows; ``None`` when they have none)."""
+        centres = self._store.cluster_centres()
+        return [{"id": c, "keywords": k, "label": ", ".join(k), "size": s,
+                 "x": centres.get(c, (None, None))[0], "y": centres.get(c, (None, None))[1]}
+                for c, k, s in self._store.clusters()]
+
+    def points(self) -> pd.DataFrame:
+        """What the map draws of every row (id, x, y, cluster, label, method, origin, status,
+        text_length), ordered by id."""
+        return self._store.points()
+
+    def search(self, query: str, *, mode: Literal["substring", "semantic"] = "substring",
+               k: int = 50) -> list[dict[str, Any]]:
+        """Rows whose text contains ``query`` (case-insensitive, by id), or with
+        ``mode="semantic"`` the ``k`` nearest to it in meaning (``score``: cosine), as dicts of
+        id, text, label, x, y, status and score."""
+        if not query.strip():
+            raise InputError("give some text to search for")
+        if mode == "substring":
+            found = self._store.search_text(query, k)
+            scores: dict[int, float | None] = {int(i): None for i in found["id"]}
+        elif mode == "semantic":
+            ids, embeddings = self.all_embeddings()
+            top = nearest(embeddings, self.encoder.encode([query])[0], k)
+            scores = {int(ids[i]): round(float(s), 4) for i, s in top}
+            found = self._store.rows(ids=list(scores), columns=("id", "text", "label", "x", "y", "status"))
+            found = found.set_index("id").loc[list(scores)].reset_index()
+        else:
+            raise InputError(f"mode must be substring or semantic, not {mode!r}")
+        return [{**{k: plain(v) for k, v in r.items()}, "score": scores[int(r["id"])]}
+                for r in found.to_dict("records")]
 
     def info(self) -> dict[str, Any]:
         """A summary: counts by origin and status, columns, encoder, labels and clusters."""
-        con = self._store.con
-        counts = dict(con.execute("SELECT origin, count(*) FROM rows GROUP BY origin").fetchall())
-        status = dict(con.execute("SELECT status, count(*) FROM rows GROUP BY status").fetchall())
-        methods = dict(con.execute(
-            "SELECT method, count(*) FROM rows WHERE method IS NOT NULL GROUP BY method").fetchall())
-        labels = con.execute(
-            "SELECT label, count(*) AS n FROM rows WHERE label IS NOT NULL AND status != 'rejected' "
-            "GROUP BY label ORDER BY n DESC, label").fetchall()
+        found = self._store.counts()
+        counts, status = found["origin"], found["status"]
         total = sum(counts.values())
         return {
             "path": str(self.path),
@@ -185,12 +195,12 @@ class Workspace:
             "accepted": int(status.get("accepted", 0)),
             "candidates": int(status.get("candidate", 0)),
             "rejected": int(status.get("rejected", 0)),
-            "methods": {str(k): int(v) for k, v in methods.items()},
+            "methods": found["method"],
             "text_column": self.meta.get("text_column"),
             "label_column": self.meta.get("label_column"),
             "encoder": self.meta.get("encoder"),
             "dim": self.meta.get("dim"),
-            "labels": {str(k): int(v) for k, v in labels},
+            "labels": found["label"],
             "clusters": len(self.clusters()),
             "source": self.meta.get("source"),
             "skipped_empty": self.meta.get("skipped_empty", 0),
@@ -251,7 +261,8 @@ class Workspace:
         with self._store.transaction():
             self._store.put_embeddings(self.meta["encoder"], hashes, vectors)
             self._store.insert_rows(frame)
-            self._store.record_action("add", {"ids": ids, "method": method, "origin": origin})
+            self._store.record_action("add", {"ids": ids, "method": method, "origin": origin},
+                                      inverse=[{"delete_rows": ids}])
         return ids
 
     def _vectors_for(self, texts: list[str], given: NDArray[np.float32] | None,
@@ -277,15 +288,13 @@ class Workspace:
         ids = [int(i) for i in ids]
         if not ids:
             raise InputError("give at least one row id")
-        before = self._store.con.execute(
-            "SELECT id, status, reviewed_by FROM rows WHERE list_contains(?, id)", [ids]).fetchall()
-        self._require_ids(ids, found={r[0] for r in before})
+        before = self._store.row_values(ids, ["status", "reviewed_by"])
+        self._require_ids(ids, found={r["id"] for r in before})
         who = reviewer or _user()
         with self._store.transaction():
-            self._store.con.execute(
-                "UPDATE rows SET status = ?, reviewed_by = ?, updated_at = ? WHERE list_contains(?, id)",
-                [status, who, now(), ids])
-            self._store.record_action("status", {"rows": [[int(i), s, r] for i, s, r in before]})
+            self._store.set_rows([{"id": i, "status": status, "reviewed_by": who} for i in ids])
+            self._store.record_action("status", {"rows": ids, "status": status},
+                                      inverse=[{"set_rows": before}])
 
     def edit_row(self, row_id: int, text: str) -> dict[str, Any]:
         """Replace a row's text; it is re-embedded and re-placed on the map (undoable)."""
@@ -294,12 +303,12 @@ class Workspace:
         vector = self._vectors_for([clean], None, silent)
         xy = self.place(vector)[0]
         cluster = int(self.nearest_cluster(vector)[0])
-        previous = {k: old[k] for k in ("text", "x", "y", "cluster")}
+        previous = self._store.row_values([row_id], ["text", "text_hash", "x", "y", "cluster"])
         with self._store.transaction():
-            self._store.con.execute(
-                "UPDATE rows SET text = ?, text_hash = ?, x = ?, y = ?, cluster = ?, updated_at = ? "
-                "WHERE id = ?", [clean, text_hash(clean), float(xy[0]), float(xy[1]), cluster, now(), row_id])
-            self._store.record_action("edit", {"id": int(row_id), "previous": previous})
+            self._store.set_rows([{"id": int(row_id), "text": clean, "text_hash": text_hash(clean),
+                                   "x": float(xy[0]), "y": float(xy[1]), "cluster": cluster}])
+            self._store.record_action("edit", {"id": int(row_id), "previous": {"text": old["text"]}},
+                                      inverse=[{"set_rows": previous}])
         return self.row(row_id)
 
     def undo(self) -> dict[str, Any] | None:
@@ -308,37 +317,23 @@ class Workspace:
         if last is None:
             return None
         seq, kind, payload = last
-        con = self._store.con
         with self._store.transaction():
-            if kind == "add":
-                con.execute("DELETE FROM rows WHERE list_contains(?, id)", [payload["ids"]])
-            elif kind == "status":
-                for row_id, status, reviewer in payload["rows"]:
-                    con.execute("UPDATE rows SET status = ?, reviewed_by = ?, updated_at = ? WHERE id = ?",
-                                [status, reviewer, now(), row_id])
-            elif kind == "edit":
-                prev = payload["previous"]
-                con.execute(
-                    "UPDATE rows SET text = ?, text_hash = ?, x = ?, y = ?, cluster = ?, updated_at = ? "
-                    "WHERE id = ?", [prev["text"], text_hash(prev["text"]), prev["x"], prev["y"],
-                                     prev["cluster"], now(), payload["id"]])
-            con.execute("UPDATE actions SET undone = TRUE WHERE seq = ?", [seq])
+            self._store.apply(payload.pop("inverse"))
+            self._store.mark_undone(seq)
         return {"action": kind, **payload}
 
     def history(self, *, limit: int = 200) -> list[dict[str, Any]]:
         """The actions taken in this workspace, newest first."""
-        found = self._store.con.execute(
-            "SELECT seq, kind, payload, created_at, undone FROM actions ORDER BY seq DESC LIMIT ?",
-            [limit]).fetchall()
-        return [{"seq": int(s), "action": k, **json.loads(p), "at": str(t), "undone": bool(u)}
-                for s, k, p, t, u in found]
+        return [{"seq": s, "action": k, **{key: v for key, v in p.items() if key != "inverse"},
+                 "at": str(t), "undone": u} for s, k, p, t, u in self._store.actions(limit)]
 
     def export(self, path: str | Path, format: str = "csv", *, status: str = "accepted") -> Path:
         """Write the rows (``status``: accepted, all, candidate or rejected) to ``path``."""
         from amplio.data.export import export_rows
 
         if status not in ("all", *STATUSES):
-            raise InputError(f"--status must be all or one of {', '.join(STATUSES)}, not {status!r}")
+            raise InputError(f"status must be all or one of {', '.join(STATUSES)}, not {status!r}",
+                             field="status")
         frame = self.rows(status=None if status == "all" else status)
         return export_rows(frame, Path(path), format, meta=self.meta)
 
@@ -387,6 +382,19 @@ class Workspace:
         return describe(model, concept_id, self, rows=5)
 
     # -- augmentation -------------------------------------------------------------------------
+    def augment(self, request: AugmentRequest, *, progress: Progress = silent) -> Augmentation:
+        """Run one augmentation request (the same object the CLI and the server build)."""
+        request.check()
+        if request.method == "concepts":
+            return self.augment_concepts(request.row_id, request.weights, n=request.n,
+                                         seed=request.seed, progress=progress)
+        if request.method == "interpolate":
+            return self.augment_interpolate(request.row_id, to_row=request.to_row,
+                                            to_point=request.to_point, n=request.n,
+                                            seed=request.seed, progress=progress)
+        return self.augment_llm(request.rows, request.instruction, n=request.n, seed=request.seed,
+                                progress=progress)
+
     def augment_concepts(self, row_id: int, weights: Mapping[int, float], *, n: int = 3, seed: int = 0,
                          progress: Progress = silent) -> Augmentation:
         """Augment with Concepts: steer the row's embedding and decode up to ``n`` candidates."""
@@ -447,8 +455,7 @@ class Workspace:
     # -- internal -----------------------------------------------------------------------------
     def _require_ids(self, ids: Sequence[int], found: set[int] | None = None) -> None:
         if found is None:
-            found = {int(i) for (i,) in self._store.con.execute(
-                "SELECT id FROM rows WHERE list_contains(?, id)", [list(ids)]).fetchall()}
+            found = self._store.existing_ids(ids)
         for i in ids:
             if int(i) not in found:
                 raise NotFoundError(f"no row with id {i}")
@@ -486,16 +493,3 @@ def _user() -> str:
         return getpass.getuser()
     except Exception:  # no login name in some containers
         return "unknown"
-
-
-def _jsonable(record: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in record.items():
-        if isinstance(value, np.generic):
-            value = value.item()
-        elif isinstance(value, pd.Timestamp):
-            value = value.isoformat()
-        elif value is pd.NA or (isinstance(value, float) and value != value):
-            value = None
-        out[key] = value
-    return out

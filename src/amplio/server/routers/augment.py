@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
-from amplio.errors import InputError
-from amplio.server.state import ServerState, StateDep
+from amplio.augment.request import AugmentRequest
+from amplio.server import schemas
+from amplio.server.schemas import ERRORS
+from amplio.server.state import StateDep
 
-router = APIRouter(prefix="/api", tags=["augment"])
+router = APIRouter(prefix="/api", tags=["augment"], responses=ERRORS)
 
 
 class AugmentBody(BaseModel):
@@ -31,40 +33,23 @@ class AugmentBody(BaseModel):
     seed: int = 0
 
 
-@router.post("/augment")
+@router.post("/augment", response_model=schemas.JobStarted)
 def augment(state: StateDep, body: AugmentBody) -> dict[str, Any]:
     """Start an augmentation job; poll ``/api/jobs/{job_id}`` or stream ``.../events``.
 
     The job's result is ``{"candidates", "held_back", "note", "suggestions"}``: the stored
     candidate dicts (id, text, method, parents, fidelity, novelty, duplicate_of, flags, x, y,
     status, params); the texts held back, each with its reasons; why fewer than ``n`` came
-    back; rows to try instead.
+    back; rows to try instead. A request that is incomplete answers 400 at once, naming the
+    ``field``.
     """
-    job = state.jobs.submit(body.method, _call_for(body, state))
+    request = AugmentRequest(**body.model_dump()).check()
+    ws = state.ws
+    job = state.jobs.submit(body.method, lambda p: ws.augment(request, progress=p).to_dict())
     return {"job_id": job.id}
 
 
-def _call_for(body: AugmentBody, state: ServerState) -> Callable[[Callable[[str, int, int], None]], Any]:
-    ws = state.ws
-    if body.method == "concepts":
-        if not body.weights:
-            raise InputError("give at least one concept weight")
-        if any(not -1.0 <= w <= 1.0 for w in body.weights.values()):
-            raise InputError("concept weights must lie between -1 and 1")
-        return lambda p: ws.augment_concepts(body.row_id, body.weights, n=body.n, seed=body.seed,
-                                             progress=p).to_dict()
-    if body.method == "interpolate":
-        if (body.to_row is None) == (body.to_point is None):
-            raise InputError("give either to_row or to_point")
-        return lambda p: ws.augment_interpolate(body.row_id, to_row=body.to_row, to_point=body.to_point,
-                                                n=body.n, seed=body.seed, progress=p).to_dict()
-    if not body.instruction.strip():
-        raise InputError("give an instruction for the LLM")
-    ids = [body.row_id, *[i for i in body.row_ids if i != body.row_id]]
-    return lambda p: ws.augment_llm(ids, body.instruction, n=body.n, seed=body.seed, progress=p).to_dict()
-
-
-@router.get("/jobs/{job_id}")
+@router.get("/jobs/{job_id}", response_model=schemas.Job, response_model_exclude_unset=True)
 def job(state: StateDep, job_id: str) -> dict[str, Any]:
     """A job's state (queued, running, done, failed), progress, result or error. Needs no
     workspace lock, so it answers while the job runs."""
@@ -92,28 +77,28 @@ async def job_events(state: StateDep, job_id: str) -> StreamingResponse:
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
-@router.get("/rows/{row_id}/concepts")
+@router.get("/rows/{row_id}/concepts", response_model=schemas.RowConcepts, response_model_exclude_unset=True)
 def row_concepts(state: StateDep, row_id: int, top: int = Query(10, ge=1, le=50)) -> dict[str, Any]:
     """The row's top concepts and related ones (trains the concept model on first use)."""
     with state.lock:
         return state.ws.concepts_for_row(row_id, top=top)
 
 
-@router.get("/concepts/search")
+@router.get("/concepts/search", response_model=list[schemas.Concept], response_model_exclude_unset=True)
 def concept_search(state: StateDep, q: str = Query(..., min_length=1, max_length=500), k: int = Query(10, ge=1, le=100)) -> list[dict[str, Any]]:
     """Concepts matching ``q`` by label or meaning."""
     with state.lock:
         return state.ws.search_concepts(q, k=k)
 
 
-@router.get("/concepts/{concept_id}/related")
+@router.get("/concepts/{concept_id}/related", response_model=list[schemas.Concept], response_model_exclude_unset=True)
 def related(state: StateDep, concept_id: int, k: int = Query(5, ge=1, le=50)) -> list[dict[str, Any]]:
     """Concepts whose directions are closest to ``concept_id``'s."""
     with state.lock:
         return state.ws.related_concepts(concept_id, k=k)
 
 
-@router.get("/rows/{row_id}/ideas")
+@router.get("/rows/{row_id}/ideas", response_model=schemas.Ideas)
 def ideas(state: StateDep, row_id: int, n: int = Query(5, ge=1, le=10), seed: int = 0) -> dict[str, Any]:
     """Suggested instructions for Augment with LLM."""
     with state.lock:

@@ -9,9 +9,11 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from amplio.errors import InputError
+from amplio.server import schemas
+from amplio.server.schemas import ERRORS
 from amplio.server.state import StateDep
 
-router = APIRouter(prefix="/api", tags=["gaps"])
+router = APIRouter(prefix="/api", tags=["gaps"], responses=ERRORS)
 
 
 class FillBody(BaseModel):
@@ -23,7 +25,7 @@ class FillBody(BaseModel):
     instruction: str | None = Field(None, max_length=2000, description="llm: what to change (optional)")
 
 
-@router.get("/gaps")
+@router.get("/gaps", response_model=list[schemas.Gap], response_model_exclude_unset=True)
 def gaps(state: StateDep, top: int = Query(10, ge=1, le=50), seed: int = 0,
          against: Literal["data", "reference"] = "data") -> list[dict[str, Any]]:
     """Rank the empty spaces among the live rows (recomputed and stored on each call).
@@ -46,7 +48,7 @@ def gaps(state: StateDep, top: int = Query(10, ge=1, le=50), seed: int = 0,
                              reference_text_column=state.reference_text_column)
 
 
-@router.post("/gaps/{gap_id}/fill")
+@router.post("/gaps/{gap_id}/fill", response_model=schemas.FillStarted)
 def fill(state: StateDep, gap_id: str, body: FillBody) -> dict[str, Any]:
     """Start a job filling gap ``gap_id`` (from the last ``GET /api/gaps``); like ``POST /api/augment``,
     poll ``/api/jobs/{job_id}`` or stream ``.../events``. Its candidates carry ``params.gap``.
@@ -64,7 +66,7 @@ def fill(state: StateDep, gap_id: str, body: FillBody) -> dict[str, Any]:
     return {"job_id": job.id, "gap": gap_id}
 
 
-@router.get("/coverage")
+@router.get("/coverage", response_model=schemas.Coverage)
 def coverage(state: StateDep, concepts: int = Query(20, ge=1, le=100),
              top: int = Query(5, ge=1, le=20)) -> dict[str, Any]:
     """Concept coverage of the accepted rows (trains the concept model on first use).
@@ -77,7 +79,7 @@ def coverage(state: StateDep, concepts: int = Query(20, ge=1, le=100),
         return state.ws.coverage(concepts=concepts, top=top)
 
 
-@router.get("/report")
+@router.get("/report", response_model=schemas.Report)
 def report(state: StateDep) -> dict[str, Any]:
     """Diversity before (original rows) and after (accepted rows), overall and per label:
     ``before``/``after`` sections with rows, vendi, mean_nn_distance, occupied_area_share; ``change``

@@ -13,9 +13,11 @@ from pydantic import BaseModel, Field
 from starlette.background import BackgroundTask
 
 from amplio.errors import InputError
+from amplio.server import schemas
+from amplio.server.schemas import ERRORS
 from amplio.server.state import StateDep
 
-router = APIRouter(prefix="/api", tags=["review"])
+router = APIRouter(prefix="/api", tags=["review"], responses=ERRORS)
 
 
 class StatusBody(BaseModel):
@@ -32,7 +34,7 @@ class TextBody(BaseModel):
     label: str | None = None
 
 
-@router.post("/rows/status")
+@router.post("/rows/status", response_model=schemas.StatusChanged)
 def set_status(state: StateDep, body: StatusBody) -> dict[str, Any]:
     """Set the status of ``ids`` (one undoable action)."""
     with state.lock:
@@ -40,14 +42,14 @@ def set_status(state: StateDep, body: StatusBody) -> dict[str, Any]:
     return {"ok": True, "ids": body.ids, "status": body.status}
 
 
-@router.post("/rows/{row_id}/edit")
+@router.post("/rows/{row_id}/edit", response_model=schemas.Row)
 def edit(state: StateDep, row_id: int, body: TextBody) -> dict[str, Any]:
     """Replace a row's text; it is re-embedded and moves on the map."""
     with state.lock:
         return state.ws.edit_row(row_id, body.text)
 
 
-@router.post("/rows")
+@router.post("/rows", response_model=schemas.Row)
 def add(state: StateDep, body: TextBody) -> dict[str, Any]:
     """Add a row typed by hand (accepted, origin ``manual``)."""
     with state.lock:
@@ -56,14 +58,14 @@ def add(state: StateDep, body: TextBody) -> dict[str, Any]:
         return state.ws.row(row_id)
 
 
-@router.post("/undo")
+@router.post("/undo", response_model=schemas.Undone)
 def undo(state: StateDep) -> dict[str, Any]:
     """Undo the last add, status change or edit; ``undone`` is null when there is nothing left."""
     with state.lock:
         return {"ok": True, "undone": state.ws.undo()}
 
 
-@router.get("/history")
+@router.get("/history", response_model=list[schemas.HistoryEntry])
 def history(state: StateDep, limit: int = Query(200, ge=1, le=5000)) -> list[dict[str, Any]]:
     """Actions taken in this workspace, newest first."""
     with state.lock:

@@ -10,16 +10,19 @@ import pandas as pd
 from fastapi import APIRouter, Query
 from numpy.typing import NDArray
 
+from amplio.data.records import plain
 from amplio.errors import InputError
+from amplio.server import schemas
+from amplio.server.schemas import ERRORS
 from amplio.server.state import StateDep
 
-router = APIRouter(prefix="/api", tags=["rows"])
+router = APIRouter(prefix="/api", tags=["rows"], responses=ERRORS)
 
 #: Columns sent per point as uint8 codes into a list of names (keeps /api/points small at 1M rows).
 _CATEGORICAL = ("label", "method", "origin", "status")
 
 
-@router.get("/info")
+@router.get("/info", response_model=schemas.Info)
 def info(state: StateDep) -> dict[str, Any]:
     """Workspace summary: counts by origin and status, labels, encoder, export formats."""
     from amplio.data.export import export_formats
@@ -33,7 +36,7 @@ def info(state: StateDep) -> dict[str, Any]:
             "reference": reference}
 
 
-@router.get("/points")
+@router.get("/points", response_model=schemas.Points)
 def points(state: StateDep) -> dict[str, Any]:
     """Every row as compact columns for the map.
 
@@ -44,9 +47,7 @@ def points(state: StateDep) -> dict[str, Any]:
     ``other``). ``encoding`` names each column's type.
     """
     with state.lock:
-        frame = state.ws.store.con.execute(
-            "SELECT id, x, y, cluster, label, coalesce(method, origin) AS method, origin, status, "
-            "length(text) AS text_length FROM rows ORDER BY id").df()
+        frame = state.ws.points()
     columns = {
         "ids": frame["id"].to_numpy(np.int32),
         "x": frame["x"].to_numpy(np.float32),
@@ -84,14 +85,14 @@ def _codes(values: pd.Series) -> tuple[NDArray[np.uint8], list[str]]:
     return codes, names
 
 
-@router.get("/rows/{row_id}")
+@router.get("/rows/{row_id}", response_model=schemas.Row)
 def row(state: StateDep, row_id: int) -> dict[str, Any]:
     """One row with its provenance (origin, method, parents, params, models, status)."""
     with state.lock:
         return state.ws.row(row_id)
 
 
-@router.get("/rows")
+@router.get("/rows", response_model=list[schemas.RowBrief])
 def rows(state: StateDep, status: Literal["candidate", "accepted", "rejected"] | None = None,
          origin: Literal["original", "augmented", "manual"] | None = None,
          limit: int = Query(200, ge=1, le=5000)) -> list[dict[str, Any]]:
@@ -102,59 +103,27 @@ def rows(state: StateDep, status: Literal["candidate", "accepted", "rejected"] |
     return [_brief(r) for r in frame.to_dict("records")]
 
 
-@router.get("/search")
+@router.get("/search", response_model=schemas.SearchResult)
 def search(state: StateDep, q: str = Query(..., min_length=1, max_length=2000),
            mode: Literal["substring", "semantic"] = "substring",
            k: int = Query(50, ge=1, le=1000)) -> dict[str, Any]:
     """Rows whose text contains ``q`` (case-insensitive), or the ``k`` nearest in meaning."""
     with state.lock:
-        if mode == "substring":
-            # A parameter, not SQL text: the query is data and never becomes part of the statement.
-            found = state.ws.store.con.execute(
-                "SELECT id, text, label, x, y, status FROM rows "
-                "WHERE contains(lower(text), lower(?)) ORDER BY id LIMIT ?", [q, k]).fetchall()
-            hits = [{"id": int(i), "text": t, "label": lab, "x": float(x), "y": float(y), "status": s,
-                     "score": None} for i, t, lab, x, y, s in found]
-        else:
-            vector = state.ws.encoder.encode([q])[0]
-            ids, emb = state.ws.all_embeddings()
-            scores = emb @ vector
-            order = np.argsort(-scores)[:k]
-            chosen = [int(ids[i]) for i in order]
-            frame = state.ws.rows(ids=chosen).set_index("id")
-            hits = [{"id": i, "text": frame.at[i, "text"], "label": _none(frame.at[i, "label"]),
-                     "x": float(frame.at[i, "x"]), "y": float(frame.at[i, "y"]),
-                     "status": frame.at[i, "status"], "score": round(float(scores[j]), 4)}
-                    for i, j in zip(chosen, order, strict=True)]
+        hits = state.ws.search(q, mode=mode, k=k)
     return {"query": q, "mode": mode, "hits": hits}
 
 
-@router.get("/clusters")
+@router.get("/clusters", response_model=list[schemas.Cluster])
 def clusters(state: StateDep) -> list[dict[str, Any]]:
     """Clusters with keyword labels and sizes, plus their centre on the map."""
     with state.lock:
-        found = state.ws.clusters()
-        centres = dict((int(c), (float(x), float(y))) for c, x, y in state.ws.store.con.execute(
-            "SELECT cluster, median(x), median(y) FROM rows WHERE origin = 'original' GROUP BY cluster"
-        ).fetchall() if c is not None)
-    return [{**c, "x": centres.get(c["id"], (None, None))[0], "y": centres.get(c["id"], (None, None))[1]}
-            for c in found]
-
-
-def _none(value: Any) -> Any:
-    return None if value is None or (isinstance(value, float) and value != value) else value
+        return state.ws.clusters()
 
 
 def _brief(record: dict[str, Any]) -> dict[str, Any]:
     """A row for lists: provenance kept, numpy scalars and NaN made JSON-safe."""
     keep = ("id", "text", "label", "origin", "method", "parents", "params", "status", "x", "y", "cluster")
-    out: dict[str, Any] = {}
-    for key in keep:
-        value = record.get(key)
-        if isinstance(value, np.generic):
-            value = value.item()
-        out[key] = _none(value)
-    return out
+    return {key: plain(record.get(key)) for key in keep}
 
 
 def check_ids(ids: list[int]) -> list[int]:
