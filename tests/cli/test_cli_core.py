@@ -17,6 +17,7 @@ from click.testing import CliRunner
 
 import amplio.cli.commands  # noqa: F401  (registers the other commands, as main() does)
 from amplio.cli.main import cli
+from amplio.workspace.schema import SCHEMA_VERSION
 
 INFO_KEYS = {"rows", "original", "augmented", "accepted", "text_column", "label_column", "encoder", "labels"}
 
@@ -145,7 +146,7 @@ def test_unknown_export_format_and_newer_schema(runner: CliRunner, small_workspa
     for args in (["info", str(folder)], ["open", str(folder)], ["export", str(folder), "-o", str(tmp_path / "a.csv")]):
         result = runner.invoke(cli, args)
         assert result.exit_code == 2, args
-        assert "schema version 99, newer than this Amplio understands (1)" in result.stderr
+        assert f"schema version 99, newer than this Amplio understands ({SCHEMA_VERSION})" in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1
     assert sorted(p.name for p in folder.iterdir()) == before
     assert not (tmp_path / "a.csv").exists()

@@ -96,7 +96,7 @@ def test_label_column_only_when_asked() -> None:
 def test_missing_named_column_lists_the_columns() -> None:
     with pytest.raises(InputError, match=r"text column 'nope' is not a column; columns are: id, prompt, crime, lang"):
         clean_rows(_frame(), text_col="nope")
-    with pytest.raises(InputError, match=r"--label-col 'nope'"):
+    with pytest.raises(InputError, match=r"label column 'nope' is not a column"):
         clean_rows(_frame(), label_col="nope")
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 def write_lines(frame, path: Path, meta) -> None:
     with open(path, "w", encoding="utf-8") as handle:
         for i, text in enumerate(frame["text"], start=1):
-            handle.write(f"{i}. {text}\\n")
+            handle.write(f"{i}. {' '.join(text.split())}\\n")  # one line per prompt
 
 
 class PoliteLLM:

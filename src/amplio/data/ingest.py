@@ -40,7 +40,7 @@ def clean_rows(frame: pd.DataFrame, text_col: str | None = None, label_col: str 
         InputError: a named column is missing, no row has text, or a text is absurdly long.
     """
     if len(frame) == 0:
-        raise InputError("the dataset has no rows")
+        raise InputError("the dataset has no rows; give a table with at least one row")
     text_column = pick_text_column(frame, text_col)
     label_column = pick_label_column(frame, label_col, text_column)
     texts = frame[text_column].map(_as_text)
