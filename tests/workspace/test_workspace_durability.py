@@ -1,4 +1,9 @@
-"""Crash safety and the single-writer lock, with real processes."""
+"""Crash safety and the single-writer lock, with real processes.
+
+``test_kill_9_randomised_trials`` runs for ``AMPLIO_DURABILITY_SECONDS`` (default 60) and at least
+``MIN_TRIALS`` trials; ``AMPLIO_DURABILITY_SEED`` replays a run (the seed is printed).
+``python benchmarks/durability.py`` runs the same trials for longer and records the count.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +13,16 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from durability_trials import budget_from_env, run_trials, seed_from_env
 
 import amplio
 from amplio.errors import WorkspaceLockedError
+
+MIN_TRIALS = 10
 
 HOLD = """
 import sys, time
@@ -108,3 +117,20 @@ def test_kill_9_keeps_every_committed_row(ws_copy: Path) -> None:
         assert len(ids) == len(rows) and vectors.shape == (len(rows), 384)
         more = ws.add_rows(["After the crash, the workspace still takes writes."])
         assert more == [len(rows)]
+
+
+@pytest.mark.slow
+def test_kill_9_randomised_trials(ws_copy: Path, capsys: pytest.CaptureFixture[str],
+                                  record_property: Callable[[str, object], None]) -> None:
+    """Kill -9 a writer at random moments of random adds, accepts, edits and undos: after each
+    kill the workspace reopens with every operation it reported done, and the one in flight
+    entirely or not at all (see durability_trials)."""
+    report = run_trials(ws_copy, budget_s=budget_from_env(), min_trials=MIN_TRIALS,
+                        seed=seed_from_env())
+    record_property("durability_trials", report.trials)
+    with capsys.disabled():  # the trial count belongs in the suite's output, pass or fail
+        print(f"\ndurability: {report.summary()}")
+    assert not report.failures, "\n".join(report.failures)
+    assert report.trials >= MIN_TRIALS
+    # Trials that never land a kill inside an operation would prove little.
+    assert report.ops_committed > 0 and report.kills_in_flight, report.summary()
