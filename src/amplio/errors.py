@@ -44,6 +44,13 @@ class WorkspaceLockedError(WorkspaceError):
     """Another process holds the workspace open for writing."""
 
 
+class WorkspaceWriteError(WorkspaceError):
+    """A change could not be saved (disk full, file too large, folder not writable); the
+    workspace still holds everything saved before it."""
+
+    status_code = 507
+
+
 class BackendError(AmplioError):
     """A model backend (encoder, LLM endpoint, decoder) failed or answered garbage."""
 

@@ -35,6 +35,16 @@ def domain_errors(func: F) -> F:
         except AmplioError as exc:
             click.echo(f"amplio: error: {exc}{_where(exc.field)}", err=True)
             sys.exit(EXIT_BAD_INPUT)
+        except Exception as exc:
+            # A disk that fills or a file damaged past what opening checks fails inside DuckDB,
+            # anywhere in a command; that is the user's environment, not a bug to trace.
+            from amplio.workspace.store import storage_error
+
+            failure = storage_error(exc)
+            if failure is None:
+                raise
+            click.echo(f"amplio: error: {failure}", err=True)
+            sys.exit(EXIT_BAD_INPUT)
 
     return wrapper  # type: ignore[return-value]
 

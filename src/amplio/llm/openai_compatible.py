@@ -7,6 +7,7 @@ one user message to ``{base_url}/chat/completions`` instead.
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from typing import Any
@@ -21,6 +22,9 @@ from amplio.llm.registry import register_llm
 # OpenAI rejects more than four stop sequences; extra ones are still cut on our side.
 _MAX_STOP = 4
 _RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
+# A completions answer is a few kilobytes; a body past this is not one, and reading it on would
+# only hold the workspace lock longer.
+_MAX_BODY = 8 * 1024 * 1024
 
 
 class OpenAICompatibleLLM:
@@ -30,7 +34,8 @@ class OpenAICompatibleLLM:
         base_url: the API root, e.g. ``http://localhost:8000/v1``.
         model: the model name the endpoint expects.
         api_key_env: environment variable holding the API key (no header when it is unset).
-        timeout: seconds before one request is abandoned.
+        timeout: seconds before one request is abandoned: the whole request, however slowly
+            the endpoint trickles its answer (``AMPLIO_LLM_TIMEOUT``).
         retries: how many times a failed request is retried, with exponential backoff.
         chat: use ``/chat/completions`` instead of ``/completions``.
         backoff: seconds before the first retry; doubled on each further one.
@@ -51,6 +56,10 @@ class OpenAICompatibleLLM:
             raise InputError("the openai-compatible LLM needs a base URL (AMPLIO_LLM_BASE_URL)")
         if not base_url.startswith(("http://", "https://")):
             raise InputError(f"LLM base URL {base_url!r} must start with http:// or https://")
+        if not math.isfinite(timeout) or timeout <= 0:
+            raise InputError(f"the LLM timeout must be a positive number of seconds, not {timeout!r} "
+                             "(AMPLIO_LLM_TIMEOUT)")
+        self.timeout = float(timeout)
         self.base_url = base_url.rstrip("/")
         self.model = model
         self.name = f"openai-compatible:{model or 'default'}"
@@ -112,32 +121,56 @@ class OpenAICompatibleLLM:
             if attempt:
                 time.sleep(self.backoff * 2 ** (attempt - 1))
             try:
-                response = self._client.post(self.endpoint, json=payload)
+                status, body = self._send(payload)
             except httpx.TimeoutException:
-                last = "timed out"
+                last = f"timed out (no complete answer within {self.timeout:g} s)"
                 continue
-            except httpx.TransportError as exc:
+            except (httpx.ConnectError, httpx.UnsupportedProtocol) as exc:
                 last = f"is unreachable ({type(exc).__name__}: {exc})"
                 continue
-            if response.status_code in _RETRY_STATUS:
-                last = f"answered HTTP {response.status_code}: {_snippet(response.text)}"
+            except httpx.TransportError as exc:
+                last = f"broke off the connection ({type(exc).__name__}: {exc})"
                 continue
-            if response.status_code >= 400:
+            except httpx.HTTPError as exc:  # e.g. a body that is not the gzip its header says
                 raise BackendError(
-                    f"LLM endpoint {self.endpoint} answered HTTP {response.status_code}: "
-                    f"{_snippet(response.text)}"
-                )
+                    f"LLM endpoint {self.endpoint} answered garbage ({type(exc).__name__}: {exc})"
+                ) from None
+            text = body.decode("utf-8", errors="replace")
+            if status in _RETRY_STATUS:
+                last = f"answered HTTP {status}: {_snippet(text)}"
+                continue
+            if status >= 400:
+                raise BackendError(f"LLM endpoint {self.endpoint} answered HTTP {status}: {_snippet(text)}")
             try:
-                return response.json()
+                return json.loads(body)
             except (json.JSONDecodeError, UnicodeDecodeError):
                 # A wrong URL (an HTML page, a proxy's error text) is not fixed by retrying.
                 raise BackendError(
-                    f"LLM endpoint {self.endpoint} answered garbage, not JSON: "
-                    f"{_snippet(response.text)}"
+                    f"LLM endpoint {self.endpoint} answered garbage, not JSON: {_snippet(text)}"
                 ) from None
         raise BackendError(
             f"LLM endpoint {self.endpoint} {last} (after {self.retries + 1} attempts)"
         )
+
+    def _send(self, payload: dict[str, Any]) -> tuple[int, bytes]:
+        """POST ``payload``; the status and the body, read within ``timeout`` in all.
+
+        httpx's timeout bounds each read, not the answer: an endpoint that sends a byte now and
+        then would hold the job (and the workspace lock behind it) for as long as it likes.
+        """
+        deadline = time.monotonic() + self.timeout
+        with self._client.stream("POST", self.endpoint, json=payload) as response:
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > _MAX_BODY:
+                    raise BackendError(f"LLM endpoint {self.endpoint} answered more than "
+                                       f"{_MAX_BODY // (1024 * 1024)} MiB; that is no completions response")
+                chunks.append(chunk)
+                if time.monotonic() > deadline:
+                    raise httpx.ReadTimeout("the answer took longer than the timeout")
+            return response.status_code, b"".join(chunks)
 
 
 def _parse(data: Any, endpoint: str, chat: bool) -> list[str]:

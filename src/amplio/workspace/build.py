@@ -18,7 +18,7 @@ from amplio.data.loaders import read_table
 from amplio.embedding.base import Encoder
 from amplio.embedding.batching import embed_texts
 from amplio.embedding.registry import create_encoder
-from amplio.errors import InputError, WorkspaceError
+from amplio.errors import InputError, WorkspaceError, WorkspaceWriteError
 from amplio.progress import Progress, silent
 from amplio.projection.clusters import cluster_embeddings
 from amplio.projection.umap_projection import fit_projection
@@ -111,8 +111,8 @@ def _build(folder: Path, rows: CleanRows, encoder: Encoder, kind: str, model: st
     # workspace under the name the user asked for.
     tmp = folder.parent / f".{folder.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
     try:
+        tmp.mkdir(parents=True)
         with clock("store"):
             store = Store(tmp, create=True)
             try:
@@ -131,6 +131,15 @@ def _build(folder: Path, rows: CleanRows, encoder: Encoder, kind: str, model: st
             if folder.exists():
                 folder.rmdir()  # an empty folder the user made for us
             tmp.rename(folder)
+    except WorkspaceWriteError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        # The store names the folder it wrote, the hidden one beside the target; the user
+        # knows only the target.
+        raise WorkspaceWriteError(str(exc).replace(str(tmp), str(folder))) from exc
+    except OSError as exc:  # a folder that cannot be made or renamed: read-only, or full
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise WorkspaceWriteError(f"cannot create workspace {folder}: {exc.strerror or exc}",
+                                  field="workspace") from exc
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

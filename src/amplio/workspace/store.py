@@ -6,6 +6,7 @@ Nothing else in Amplio writes SQL. The names of stored artifacts live here too (
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterator, Sequence
@@ -20,7 +21,7 @@ import pyarrow as pa
 from numpy.typing import NDArray
 
 from amplio.data.records import plain
-from amplio.errors import WorkspaceError, WorkspaceLockedError
+from amplio.errors import WorkspaceError, WorkspaceLockedError, WorkspaceWriteError
 from amplio.workspace.schema import DB_FILE, DDL, ROW_COLUMNS, SCHEMA_VERSION
 
 # Artifacts: what a workspace stores besides rows and embeddings.
@@ -33,6 +34,12 @@ REFERENCE_EMBEDDINGS = "gaps-reference"  # + ":" + content hash, text column and
 
 # Columns a write may set on existing rows (``set_rows``), so no caller's text becomes SQL.
 _SETTABLE = frozenset({"status", "reviewed_by", "text", "text_hash", "x", "y", "cluster"})
+
+# DuckDB's file starts with three 4 KiB headers, then its blocks.
+_HEADER_BYTES = 3 * 4096
+# How DuckDB words the operating system's refusal of a write.
+_DISK_FULL = ("No space left on device", "File too large", "Disk quota exceeded")
+_NOT_WRITABLE = ("Permission denied", "Read-only file system", "Operation not permitted")
 
 
 def now() -> datetime:
@@ -66,33 +73,116 @@ class Store:
                     f"workspace {folder} is open for writing in another process{holder}; "
                     "close that process (e.g. stop `amplio serve`) and try again"
                 ) from None
-            raise WorkspaceError(f"cannot open workspace {folder}: {message.splitlines()[0]}") from None
+            if any(s in message for s in _NOT_WRITABLE):
+                if read_only:
+                    raise WorkspaceError(f"cannot read workspace {folder}: {_os_reason(message)}") from None
+                raise WorkspaceWriteError(
+                    f"cannot open workspace {folder} for writing: it is not writable "
+                    f"({_os_reason(message)}); make it writable again, or only read it "
+                    "(amplio info, amplio export)") from None
+            if "not a valid DuckDB database file" in message:
+                raise WorkspaceError(f"{folder} is not an Amplio workspace (or is damaged): its {DB_FILE} "
+                                     "is not a DuckDB database") from None
+            raise WorkspaceError(f"workspace {folder} is damaged or cannot be read: {_first_line(message)}") from None
         except duckdb.Error as exc:
-            raise WorkspaceError(f"workspace {folder} is damaged or not a DuckDB file: {exc}") from None
+            raise WorkspaceError(f"workspace {folder} is damaged or not a DuckDB file: {_first_line(exc)}") from None
         try:
             if create:
                 self.con.execute(DDL)
                 self.set_meta("schema_version", SCHEMA_VERSION)
-            self._check_version()
-        except BaseException:
+            self._check_version(None if create else db)
+        except BaseException as exc:
             # Without this the refused connection lives on in this process, and the next open of
             # the same file (e.g. read-only after read-write) fails with a confusing DuckDB error.
             self.con.close()
+            if isinstance(exc, duckdb.Error):
+                raise storage_error(exc, folder) or WorkspaceError(
+                    f"workspace {folder} is damaged: {_first_line(exc)}") from exc
             raise
 
-    def _check_version(self) -> None:
-        version = self.get_meta("schema_version")
-        if version is None:
-            raise WorkspaceError(f"{self.folder} has no schema version; it was not made by Amplio")
-        if int(version) > SCHEMA_VERSION:
+    def _check_size(self, db: Path) -> None:
+        """Refuse a file cut short (a failed copy, a full disk): the blocks its tables and
+        catalog use must all be in it, or whichever read reaches the end fails, mid-command."""
+        import duckdb
+
+        try:
+            (block_size,) = self._one("SELECT block_size FROM pragma_database_size() "
+                                      "WHERE database_name = current_database()") or (0,)
+            used = [b for (b,) in self.con.execute("SELECT block_id FROM pragma_metadata_info()").fetchall()]
+        except (duckdb.BinderException, duckdb.CatalogException, duckdb.ParserException):
+            return  # a DuckDB without these views: open as before, unchecked
+        tables = {t for (t,) in self.con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()").fetchall()}
+        for table in _expected_columns():  # fixed names: nothing from the file becomes SQL
+            if table in tables:
+                try:
+                    used.extend(self._one(
+                        "SELECT max(block_id), max(list_max(additional_block_ids)) "
+                        f"FROM pragma_storage_info('{table}') WHERE persistent") or ())
+                except (duckdb.BinderException, duckdb.CatalogException, duckdb.ParserException):
+                    return
+        blocks = [int(b) for b in used if b is not None and int(b) >= 0]
+        if not blocks or not block_size:
+            return
+        # Block n lives at _HEADER_BYTES + n * block_size; free blocks at the end may be cut
+        # off by DuckDB itself, so only the used ones count.
+        need = _HEADER_BYTES + (max(blocks) + 1) * int(block_size)
+        size = db.stat().st_size
+        if size < need:
+            raise WorkspaceError(
+                f"workspace {self.folder} is damaged: {DB_FILE} is {size:,} bytes but its contents "
+                f"need {need:,} (cut short by a failed copy or a full disk?); restore it from a backup")
+
+    def _check_version(self, db: Path | None) -> None:
+        if db is not None:  # first: reading the meta table may already reach a missing block
+            self._check_size(db)
+        version = self._schema_version()
+        if version > SCHEMA_VERSION:
             raise WorkspaceError(
                 f"workspace {self.folder} has schema version {version}, newer than this Amplio "
                 f"understands ({SCHEMA_VERSION}); upgrade amplio (pip install -U amplio)"
             )
-        if int(version) < SCHEMA_VERSION and not self.read_only:
+        # Only after the version: a newer Amplio may have changed the tables.
+        self._check_tables()
+        if version < SCHEMA_VERSION and not self.read_only:
             with self.transaction():
-                _migrate(self, int(version))
+                _migrate(self, version)
                 self.set_meta("schema_version", SCHEMA_VERSION)
+
+    def _schema_version(self) -> int:
+        if self._columns().get("meta") != _expected_columns()["meta"]:
+            raise self._foreign("it has no meta table of keys and values")
+        try:
+            version = self.all_meta().get("schema_version")
+            if version is None:
+                raise WorkspaceError(f"{self.folder} has no schema version; it was not made by Amplio")
+            return int(version)
+        except (ValueError, TypeError):  # not JSON, or not a number
+            raise self._foreign("its meta table holds values Amplio did not write") from None
+
+    def _check_tables(self) -> None:
+        """Refuse tables that differ from Amplio's: a query would otherwise fail later, in the
+        middle of whatever command first reads the table."""
+        found = self._columns()
+        for table, columns in _expected_columns().items():
+            have = found.get(table)
+            if have is None:
+                raise self._foreign(f"it has no {table} table")
+            wanted, given = dict(columns), dict(have)
+            for name, kind in sorted(wanted.items()):
+                if name not in given:
+                    raise self._foreign(f"its {table} table has no column {name}")
+                if given[name] != kind:
+                    raise self._foreign(f"column {table}.{name} is {given[name]}, not {kind}")
+            extra = sorted(set(given) - set(wanted))
+            if extra:
+                raise self._foreign(f"its {table} table has a column {extra[0]} that Amplio does not write")
+
+    def _columns(self) -> dict[str, frozenset[tuple[str, str]]]:
+        return _columns_of(self.con)
+
+    def _foreign(self, why: str) -> WorkspaceError:
+        return WorkspaceError(f"{self.folder} is not an Amplio workspace (or is damaged): {why}")
 
     def close(self) -> None:
         self.con.close()
@@ -109,13 +199,33 @@ class Store:
         """All or nothing: commit on success, roll back on any exception."""
         if self.read_only:
             raise WorkspaceError(f"workspace {self.folder} is open read-only; open it for writing to change it")
+        import duckdb
+
         self.con.execute("BEGIN TRANSACTION")
         try:
             yield
-        except BaseException:
-            self.con.execute("ROLLBACK")
+        except BaseException as exc:
+            self._rollback()
+            failure = storage_error(exc, self.folder)
+            if failure is not None:
+                raise failure from exc
             raise
-        self.con.execute("COMMIT")
+        try:
+            self.con.execute("COMMIT")
+        except duckdb.Error as exc:
+            # The log write failed; DuckDB has ended the transaction, so its changes are gone
+            # from memory and from disk (a torn log entry is skipped when the file is opened).
+            self._rollback()
+            raise storage_error(exc, self.folder) or WorkspaceWriteError(
+                f"cannot save to workspace {self.folder}: {_first_line(exc)}; nothing was changed") from exc
+
+    def _rollback(self) -> None:
+        import duckdb
+
+        try:
+            self.con.execute("ROLLBACK")
+        except duckdb.Error:  # none open: a failed COMMIT ends its transaction itself
+            pass
 
     # -- meta and artifacts -------------------------------------------------------------------
     def get_meta(self, key: str, default: Any = None) -> Any:
@@ -348,7 +458,80 @@ class Store:
 
     def checkpoint(self) -> None:
         """Write the log into the database file (a finished build leaves no log behind)."""
-        self.con.execute("CHECKPOINT")
+        import duckdb
+
+        try:
+            self.con.execute("CHECKPOINT")
+        except duckdb.Error as exc:
+            raise storage_error(exc, self.folder) or WorkspaceWriteError(
+                f"cannot save to workspace {self.folder}: {_first_line(exc)}") from exc
+
+
+def storage_error(exc: BaseException, folder: Path | None = None) -> WorkspaceError | None:
+    """The user's error for a DuckDB failure that the disk or the file caused, not a bug: a
+    write the system refused (``WorkspaceWriteError``), or a file that cannot be read
+    (``WorkspaceError``). ``None`` for any other exception.
+
+    The doors use it too, so a damaged file met in the middle of a command ends in one line,
+    not a traceback.
+    """
+    import duckdb
+
+    if not isinstance(exc, duckdb.Error):
+        return None
+    message = str(exc)
+    where = f"workspace {folder}" if folder is not None else "the workspace"
+    if any(s in message for s in _DISK_FULL):
+        return WorkspaceWriteError(
+            f"cannot save to {where}: the disk is full or a file size limit was reached "
+            f"({_os_reason(message)}); nothing was changed. Free some space and try again")
+    if any(s in message for s in _NOT_WRITABLE):
+        return WorkspaceWriteError(
+            f"cannot save to {where}: it is not writable ({_os_reason(message)}); nothing was "
+            "changed. Make the folder and its files writable again and try again")
+    if "invalidated" in message:  # DuckDB refuses every statement after a fatal write error
+        return WorkspaceWriteError(
+            f"{where} stopped taking changes after a failed write ({_first_line(exc)}); restart "
+            "amplio: every change saved before the failure is kept")
+    if isinstance(exc, duckdb.IOException) or "Corrupt database" in message:
+        return WorkspaceError(f"{where} is damaged or cannot be read: {_first_line(exc)}")
+    return None
+
+
+def _os_reason(message: str) -> str:
+    """The file and the system's reason from DuckDB's longer message, e.g. ``could not write
+    workspace.duckdb.wal: File too large``."""
+    found = re.search(r'(Could not \w+|Cannot \w+) file "([^"]+)": ([^\n]+)', message)
+    if found is None:
+        return _first_line(message)
+    return f"{found.group(1).lower()} {Path(found.group(2)).name}: {found.group(3).strip()}"
+
+
+def _first_line(exc: BaseException | str) -> str:
+    return (str(exc).strip().splitlines() or [""])[0]
+
+
+def _columns_of(con: Any) -> dict[str, frozenset[tuple[str, str]]]:
+    found: dict[str, set[tuple[str, str]]] = {}
+    for table, column, kind in con.execute(
+            "SELECT table_name, column_name, data_type FROM duckdb_columns() "
+            "WHERE database_name = current_database() AND schema_name = 'main'").fetchall():
+        found.setdefault(str(table), set()).add((str(column), str(kind)))
+    return {t: frozenset(c) for t, c in found.items()}
+
+
+@functools.cache
+def _expected_columns() -> dict[str, frozenset[tuple[str, str]]]:
+    """Each table's columns and types as this version's ``DDL`` makes them (read back from
+    DuckDB, so the types are spelled as DuckDB reports a file's)."""
+    import duckdb
+
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute(DDL)
+        return _columns_of(con)
+    finally:
+        con.close()
 
 
 def _migrate(store: Store, version: int) -> None:
