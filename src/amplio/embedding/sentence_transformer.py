@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from amplio.embedding.registry import register_encoder
 from amplio.errors import BackendError, InputError, MissingDependencyError
 
 _LOADED: dict[str, object] = {}
+_ENCODE_LOCK = threading.Lock()
 
 
 def resolve_model_path(model: str) -> str:
@@ -63,13 +65,16 @@ class SentenceTransformerEncoder:
     def encode(self, texts: Sequence[str], *, batch_size: int = 64) -> NDArray[np.float32]:
         if len(texts) == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
-        vectors = self._model.encode(  # type: ignore[attr-defined]
-            list(texts),
-            batch_size=batch_size,
-            convert_to_numpy=True,
-            normalize_embeddings=True,
-            show_progress_bar=False,
-        )
+        # One model is shared by every thread of a server (a job decoding while a search
+        # embeds its query), and a fast tokenizer refuses concurrent use ("Already borrowed").
+        with _ENCODE_LOCK:
+            vectors = self._model.encode(  # type: ignore[attr-defined]
+                list(texts),
+                batch_size=batch_size,
+                convert_to_numpy=True,
+                normalize_embeddings=True,
+                show_progress_bar=False,
+            )
         return l2_normalise(vectors)
 
 

@@ -1,7 +1,8 @@
 """Background jobs: long workspace calls run in a worker thread and report progress.
 
-A job holds the workspace lock only while it runs, and the job table has its own lock, so
-``GET /api/jobs/...`` answers (and streams progress) while an augmentation is decoding.
+A job holds the workspace lock while it runs, except while it decodes or trains
+(``Workspace.unlocked``), and the job table has its own lock, so ``GET /api/jobs/...`` answers
+(and streams progress), and reads answer, while an augmentation is decoding.
 """
 
 from __future__ import annotations
@@ -12,10 +13,12 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from amplio.errors import AmplioError, NotFoundError
+from amplio.workspace.store import storage_error
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +55,7 @@ class Job:
 class JobRunner:
     """Runs callables one at a time (the workspace is single-writer) and keeps their state."""
 
-    def __init__(self, ws_lock: threading.Lock, *, keep: int = 200) -> None:
+    def __init__(self, ws_lock: AbstractContextManager[object], *, keep: int = 200) -> None:
         self._ws_lock = ws_lock
         self._jobs: dict[str, Job] = {}
         self._cond = threading.Condition()
@@ -86,12 +89,17 @@ class JobRunner:
         try:
             with self._ws_lock:
                 result = fn(progress)
-        except AmplioError as exc:
-            self._update(job, state="failed", error=str(exc), status_code=exc.status_code, finished=time.time())
-        except Exception as exc:  # a bug: log it whole, show the user one line
-            log.exception("job %s (%s) failed", job.id, job.kind)
-            self._update(job, state="failed", error=f"internal error: {type(exc).__name__}: {exc}",
-                         status_code=500, finished=time.time())
+        except Exception as exc:
+            # A damaged file or a full disk met inside DuckDB is the user's to fix, like an
+            # AmplioError; anything else is a bug: log it whole, show the user one line.
+            failure = exc if isinstance(exc, AmplioError) else storage_error(exc)
+            if failure is None:
+                log.exception("job %s (%s) failed", job.id, job.kind)
+                self._update(job, state="failed", error=f"internal error: {type(exc).__name__}: {exc}",
+                             status_code=500, finished=time.time())
+            else:
+                self._update(job, state="failed", error=str(failure), status_code=failure.status_code,
+                             finished=time.time())
         else:
             self._update(job, state="done", result=result, finished=time.time())
 

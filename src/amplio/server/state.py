@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -13,6 +15,41 @@ from amplio.server.jobs import JobRunner
 
 if TYPE_CHECKING:
     from amplio.workspace.workspace import Workspace
+
+
+class WorkspaceLock:
+    """A lock whose holder can lend it out around long computation (``released``).
+
+    ``with lock:`` serialises calls into the workspace. Inside one, ``Workspace.unlocked`` is
+    ``released``: training concepts or decoding a batch lets go of the lock, so searches, rows
+    and job progress answer meanwhile, and takes it back before touching storage again.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._owner: int | None = None
+
+    def __enter__(self) -> WorkspaceLock:
+        self._lock.acquire()
+        self._owner = threading.get_ident()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._owner = None
+        self._lock.release()
+
+    @contextmanager
+    def released(self) -> Iterator[None]:
+        """Let go of the lock for the block when this thread holds it; otherwise do nothing
+        (the CLI, a notebook: nobody else is waiting)."""
+        if self._owner != threading.get_ident():
+            yield
+            return
+        self.__exit__()
+        try:
+            yield
+        finally:
+            self.__enter__()
 
 
 @dataclass
@@ -29,11 +66,12 @@ class ServerState:
     #: ``GET /api/gaps?against=reference`` lists the regions it covers and the rows do not.
     reference: Path | None = None
     reference_text_column: str | None = None
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    lock: WorkspaceLock = field(default_factory=WorkspaceLock)
     jobs: JobRunner = field(init=False)
 
     def __post_init__(self) -> None:
         self.jobs = JobRunner(self.lock)
+        self.ws.unlocked = self.lock.released
 
 
 def get_state(request: Request) -> ServerState:

@@ -85,9 +85,10 @@ class Augmenter:
         steer = {int(c): float(w) for c, w in weights.items()}
         origin = self.ws.embeddings([row_id])[0]
         donors = concept_donors(self.ws, model, [c for c, w in steer.items() if w > 0], near=origin)
-        proposals = methods.steer(self.decoder, model, origin, steer, self._rows(guides),
-                                  parent=self.ws.row(row_id)["text"], donors=donors, n=n, seed=seed,
-                                  progress=progress)
+        rows, parent = self._rows(guides), self.ws.row(row_id)["text"]
+        with self.ws.unlocked():
+            proposals = methods.steer(self.decoder, model, origin, steer, rows, parent=parent,
+                                      donors=donors, n=n, seed=seed, progress=progress)
         target = model.steer(origin, steer)
         params = {"concepts": {str(c): w for c, w in steer.items()},
                   "concept_labels": {str(c): model.labels[c] for c in steer},
@@ -138,8 +139,9 @@ class Augmenter:
         if note:
             suggestions = methods.nearer_partners(rows, start, end, exclude=parents)
         parent_texts = self.ws.rows(ids=parents)["text"].tolist()
-        chosen, proposals = methods.interpolate(self.decoder, start, end, rows, parents=parent_texts,
-                                                n=n, seed=seed, progress=progress)
+        with self.ws.unlocked():
+            chosen, proposals = methods.interpolate(self.decoder, start, end, rows, parents=parent_texts,
+                                                    n=n, seed=seed, progress=progress)
         return self._finish(proposals, [p for _, p in chosen], n, params, method="interpolate",
                             parents=parents, decoded=True, note=note, suggestions=suggestions)
 
@@ -162,8 +164,10 @@ class Augmenter:
         sources = self.ws.embeddings(ids)  # raises NotFoundError naming a missing id
         texts = self.ws.rows(ids=ids).set_index("id").loc[ids, "text"].tolist()
         full = instruction.strip() + (f" (topic: {context})" if context else "")
-        proposals = methods.vary(self.llm, self.ws.encoder, texts, sources, full, self._rows(guides),
-                                 n=n, seed=seed, progress=progress)
+        rows = self._rows(guides)
+        with self.ws.unlocked():
+            proposals = methods.vary(self.llm, self.ws.encoder, texts, sources, full, rows,
+                                     n=n, seed=seed, progress=progress)
         params = {"instruction": instruction.strip(), "seed": seed, **(extra or {})}
         if context:
             params["context"] = context
@@ -176,7 +180,9 @@ class Augmenter:
         from amplio.llm.prompts import prompt_ideas
 
         fallback = methods.idea_fallbacks(self.ws.encoder, self.ws.embeddings([row_id])[0])
-        return prompt_ideas(self.llm, self.ws.row(row_id)["text"], n, seed=seed, fallback=fallback)
+        text = self.ws.row(row_id)["text"]
+        with self.ws.unlocked():
+            return prompt_ideas(self.llm, text, n, seed=seed, fallback=fallback)
 
     def _rows(self, guides: Sequence[str]) -> TextSet:
         """The rows a request works among, plus ``guides`` (texts that are not rows, id -1).

@@ -50,9 +50,10 @@ def train_workspace_concepts(ws: Workspace, *, seed: int = 0, reference: str | N
         keep = [i for i, t in enumerate(found.texts) if normalise_text(t) not in own]
         extra_texts = [found.texts[i] for i in keep]
         extra = found.embeddings[keep] if keep else None
-    model = train_concepts(embeddings, texts, seed=seed, reference=extra,
-                           reference_texts=extra_texts if extra is not None else None,
-                           encode=ws.encoder.encode, progress=progress)
+    with ws.unlocked():
+        model = train_concepts(embeddings, texts, seed=seed, reference=extra,
+                               reference_texts=extra_texts if extra is not None else None,
+                               encode=ws.encoder.encode, progress=progress)
     model_ids = rows["id"].to_numpy(dtype=np.int64)
     with ws.store.transaction():
         ws.store.put_artifact(CONCEPTS, model.to_bytes())
@@ -64,7 +65,17 @@ def train_workspace_concepts(ws: Workspace, *, seed: int = 0, reference: str | N
 
 def ensure_concepts(ws: Workspace, *, progress: Progress = silent) -> ConceptModel:
     """The stored concept model, training it first if there is none."""
-    return load_concepts(ws) or train_workspace_concepts(ws, progress=progress)
+    model = load_concepts(ws)
+    if model is not None:
+        return model
+    # Wait for a training that is under way without holding up the readers (see
+    # ``Workspace.unlocked``); then it has stored its model, or this call trains one.
+    with ws.unlocked():
+        ws.training_concepts.acquire()
+    try:
+        return load_concepts(ws) or train_workspace_concepts(ws, progress=progress)
+    finally:
+        ws.training_concepts.release()
 
 
 def row_id_map(ws: Workspace) -> np.ndarray:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import getpass
 import io
 import json
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -32,6 +34,8 @@ if TYPE_CHECKING:
 
 Origin = Literal["original", "augmented", "manual"]
 Status = Literal["candidate", "accepted", "rejected"]
+# Meta keys every workspace method may index without a default.
+_REQUIRED_META = ("encoder", "encoder_kind", "encoder_model", "dim")
 
 
 class Workspace:
@@ -43,10 +47,23 @@ class Workspace:
         self._store = store
         self.path = store.folder
         self.meta: dict[str, Any] = store.all_meta()
+        missing = [k for k in _REQUIRED_META if k not in self.meta]
+        if missing or not isinstance(self.meta.get("dim"), int):
+            store.close()
+            # Refused here, not at the first embedding or export that needs the key.
+            raise WorkspaceError(f"{self.path} is not an Amplio workspace (or is damaged): its meta "
+                                 f"table has no {(missing or ['dim'])[0]}")
         self._encoder = encoder
         self._projection = projection
         self._centroids: NDArray[np.float32] | None = None
         self._augmenter: Augmenter | None = None
+        #: Wraps long computation that touches no storage (training concepts, decoding,
+        #: generating). A server that serialises calls with a lock sets it to a context that
+        #: lets go of the lock meanwhile, so reads answer while a job decodes.
+        self.unlocked: Callable[[], AbstractContextManager[object]] = nullcontext
+        # Held while concepts train (outside ``unlocked``), so a second caller waits for that
+        # model instead of training its own.
+        self.training_concepts = threading.Lock()
 
     @classmethod
     def load(cls, path: str | Path, *, read_only: bool = False, encoder: Encoder | None = None,
