@@ -71,7 +71,8 @@ class ServerState:
 
     def __post_init__(self) -> None:
         self.jobs = JobRunner(self.lock)
-        self.ws.unlocked = self.lock.released
+        if self.ws is not None:  # None only when the app is built for its OpenAPI document
+            self.ws.unlocked = self.lock.released
 
 
 def get_state(request: Request) -> ServerState:
