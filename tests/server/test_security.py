@@ -63,3 +63,45 @@ def test_errors_are_documented_with_one_envelope(client: TestClient) -> None:
             if path.startswith("/api/"):
                 assert {"400", "403", "404", "422", "500"} <= set(spec["responses"]), (method, path)
                 assert "200" in spec["responses"], (method, path)
+
+
+def test_a_wrong_method_is_a_405_that_names_the_right_ones(client: TestClient) -> None:
+    # RFC 9110: a 405 carries Allow; without it a client cannot tell a typo from a wrong verb.
+    for method, route, allow in (("POST", "/api/info", "GET"), ("GET", "/api/undo", "POST"),
+                                 ("DELETE", "/api/rows/3", "GET"), ("TRACE", "/api/rows", "GET, POST"),
+                                 ("PUT", "/api/gaps/gap-1/fill", "POST")):
+        answer = client.request(method, route)
+        assert answer.status_code == 405, (method, route)
+        assert answer.headers["allow"] == allow, (method, route)
+        assert answer.json() == {"ok": False, "status": 405,
+                                 "error": f"{method} is not allowed on {route}; use {allow}"}
+    assert client.post("/api/no-such-route").status_code == 404  # an unknown path stays a 404
+    assert "GET" in client.put("/").headers["allow"]  # the static UI too
+
+
+def test_every_write_route_refuses_a_foreign_origin(client: TestClient, ws: amplio.Workspace) -> None:
+    # Listed from the server's own schema, so a route added later is covered too.
+    paths = client.get("/openapi.json").json()["paths"]
+    writes = sorted((method.upper(), path) for path, item in paths.items() for method in item
+                    if method in ("post", "put", "patch", "delete"))
+    assert len(writes) >= 6, writes
+    before = ws.rows()
+    history = client.get("/api/history").json()
+    for method, path in writes:
+        concrete = path.replace("{row_id}", "1").replace("{gap_id}", "gap-0").replace("{job_id}", "1")
+        answer = client.request(method, concrete, json={}, headers={"Origin": "https://evil.example.com"})
+        assert answer.status_code == 403, (method, path, answer.status_code)
+    assert ws.rows().equals(before)
+    assert client.get("/api/history").json() == history
+
+
+def test_every_answer_forbids_framing_and_sniffing(client: TestClient, ws: amplio.Workspace) -> None:
+    expected = {"x-frame-options": "DENY", "content-security-policy": "frame-ancestors 'none'",
+                "x-content-type-options": "nosniff", "referrer-policy": "no-referrer"}
+    answers = [client.get("/"), client.get("/api/info"), client.get("/api/rows/999999"),
+               client.post("/api/rows", json={"text": "x"}, headers={"Origin": "https://evil.example.com"})]
+    with TestClient(create_app(ws), base_url="http://evil.example.com") as foreign:
+        answers.append(foreign.get("/api/info"))
+    assert [a.status_code for a in answers] == [200, 200, 404, 403, 403]
+    for answer in answers:
+        assert {k: answer.headers.get(k) for k in expected} == expected, answer.request.url

@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from amplio.server.errors import envelope, install_error_handlers
@@ -26,8 +28,18 @@ if TYPE_CHECKING:
 
 STATIC_DIR = Path(__file__).parent / "static"
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+#: On every response: no other page may frame the UI (clickjacking onto Accept), no content is
+#: sniffed into another type, and a token in the page URL is not sent on as a Referer.
+SECURITY_HEADERS = {
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
 # Methods that change the workspace: a request from another site's page is refused.
 _WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+#: Every method ``/api/{rest}`` answers: an unknown path is a 404 and a known one a 405 whatever the method.
+_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"]
 
 
 def create_app(ws: Workspace, *, token: str | None = None, reference: str | Path | None = None,
@@ -92,12 +104,40 @@ def create_app(ws: Workspace, *, token: str | None = None, reference: str | Path
                 return envelope("missing or wrong token: open the URL printed by `amplio serve`", 401)
         return await call_next(request)
 
-    for module in (rows, review, augment, gaps):
-        app.include_router(module.router)
+    @app.middleware("http")
+    async def _harden(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        # Added last, so it is the outermost layer: the checks' refusals get the headers too.
+        response = await call_next(request)
+        response.headers.update(SECURITY_HEADERS)
+        return response
 
-    @app.get("/api/{rest:path}", include_in_schema=False)
-    def _unknown(rest: str) -> Response:
-        return envelope(f"no API route /api/{rest}", 404)
+    routers = [module.router for module in (rows, review, augment, gaps)]
+    for router in routers:
+        app.include_router(router)
+    routes = [(route.path_regex, route.methods or set()) for router in routers for route in router.routes
+              if isinstance(route, APIRoute)]
+
+    def allowed(path: str) -> str:
+        """The methods the API answers on ``path``, as an ``Allow`` header ("" for none)."""
+        return ", ".join(sorted({m for regex, methods in routes if regex.match(path) for m in methods}))
+
+    def not_allowed(request: Request, allow: str) -> Response:
+        answer = envelope(f"{request.method} is not allowed on {request.url.path}; use {allow}", 405)
+        answer.headers["Allow"] = allow  # RFC 9110: a 405 names the methods that would work
+        return answer
+
+    async def _unknown(request: Request) -> Response:
+        # Every method lands here, so a known path with the wrong method is a 405, not a 404.
+        allow = allowed(request.scope["path"])
+        return not_allowed(request, allow) if allow else envelope(f"no API route {request.scope['path']}", 404)
+
+    app.add_route("/api/{rest:path}", _unknown, methods=_METHODS, include_in_schema=False)
+
+    @app.exception_handler(405)
+    async def _method_not_allowed(request: Request, exc: StarletteHTTPException) -> Response:
+        # The envelope handler would drop Starlette's Allow header, and the static UI sends none.
+        allow = allowed(request.scope["path"]) or (exc.headers or {}).get("Allow") or "GET, HEAD"
+        return not_allowed(request, allow)
 
     if STATIC_DIR.joinpath("index.html").exists():
         # Only the packaged, built UI folder is served; nothing from the workspace or cwd.

@@ -293,5 +293,26 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     for code, meaning in ((400, "bad input"), (401, "missing or wrong token"), (403, "refused host or origin"),
                           (404, "no such row, concept, gap, job or route"), (409, "the workspace is locked or damaged"),
                           (422, "a request that does not match its schema"), (500, "a bug"),
-                          (501, "a backend whose package is not installed"), (502, "a backend failed"))
+                          (501, "a backend whose package is not installed"), (502, "a backend failed"),
+                          (507, "the workspace could not be written (disk full, read-only folder)"))
+}
+
+# For a route whose own answer is not JSON (an event stream): FastAPI would document the errors in
+# the route's media type, so these name theirs. The envelope's schema is in components already.
+ERRORS_AS_JSON: dict[int | str, dict[str, Any]] = {
+    code: {"description": spec["description"],
+           "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}}}
+    for code, spec in ERRORS.items()
+}
+
+#: One server-sent event of ``GET /api/jobs/{job_id}/events`` (OpenAPI 3.1: ``schema`` is per event).
+JOB_EVENT: dict[str, Any] = {
+    "type": "object",
+    "required": ["event", "data"],
+    "properties": {
+        "event": {"type": "string", "enum": ["queued", "running", "done", "failed"],
+                  "description": "the job's state"},
+        "data": {"type": "string", "contentMediaType": "application/json",
+                 "contentSchema": {"$ref": "#/components/schemas/Job"}, "description": "the job, as JSON"},
+    },
 }

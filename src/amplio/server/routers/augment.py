@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from amplio.augment.request import AugmentRequest
 from amplio.server import schemas
+from amplio.server.routers import SEED_MAX, UnicodeText
 from amplio.server.schemas import ERRORS
 from amplio.server.state import StateDep
 
@@ -28,9 +29,9 @@ class AugmentBody(BaseModel):
     to_row: int | None = Field(None, description="interpolate: the second row")
     to_point: tuple[float, float] | None = Field(None, description="interpolate: a map point (x, y)")
     row_ids: list[int] = Field(default_factory=list, description="llm: more rows to vary with row_id")
-    instruction: str = Field("", max_length=2000, description="llm: what to change")
+    instruction: UnicodeText = Field("", max_length=2000, description="llm: what to change")
     n: int = Field(3, ge=1, le=10)
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=SEED_MAX)
 
 
 @router.post("/augment", response_model=schemas.JobStarted)
@@ -56,7 +57,16 @@ def job(state: StateDep, job_id: str) -> dict[str, Any]:
     return state.jobs.get(job_id).public()
 
 
-@router.get("/jobs/{job_id}/events")
+class EventStream(StreamingResponse):
+    """Server-sent events, so ``/openapi.json`` documents ``text/event-stream``, not JSON."""
+
+    media_type = "text/event-stream"
+
+
+@router.get("/jobs/{job_id}/events", response_class=EventStream, responses={
+    **schemas.ERRORS_AS_JSON,
+    200: {"description": "one event per change of the job", "content": {"text/event-stream": {"schema": schemas.JOB_EVENT}}},
+})
 async def job_events(state: StateDep, job_id: str) -> StreamingResponse:
     """Server-sent events: one ``data:`` line of job JSON per change, ending when it finishes."""
     found = state.jobs.get(job_id)
@@ -73,11 +83,10 @@ async def job_events(state: StateDep, job_id: str) -> StreamingResponse:
             if view["state"] in ("done", "failed"):
                 return
 
-    return StreamingResponse(stream(), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return EventStream(stream(), headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
-@router.get("/rows/{row_id}/concepts", response_model=schemas.RowConcepts, response_model_exclude_unset=True)
+@router.get("/rows/{row_id:int}/concepts", response_model=schemas.RowConcepts, response_model_exclude_unset=True)
 def row_concepts(state: StateDep, row_id: int, top: int = Query(10, ge=1, le=50)) -> dict[str, Any]:
     """The row's top concepts and related ones (trains the concept model on first use)."""
     with state.lock:
@@ -98,8 +107,9 @@ def related(state: StateDep, concept_id: int, k: int = Query(5, ge=1, le=50)) ->
         return state.ws.related_concepts(concept_id, k=k)
 
 
-@router.get("/rows/{row_id}/ideas", response_model=schemas.Ideas)
-def ideas(state: StateDep, row_id: int, n: int = Query(5, ge=1, le=10), seed: int = 0) -> dict[str, Any]:
+@router.get("/rows/{row_id:int}/ideas", response_model=schemas.Ideas)
+def ideas(state: StateDep, row_id: int, n: int = Query(5, ge=1, le=10),
+          seed: int = Query(0, ge=0, le=SEED_MAX)) -> dict[str, Any]:
     """Suggested instructions for Augment with LLM."""
     with state.lock:
         return {"ideas": state.ws.prompt_ideas(row_id, n=n, seed=seed)}

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from amplio.errors import InputError
 from amplio.server import schemas
+from amplio.server.routers import SEED_MAX, UnicodeText
 from amplio.server.schemas import ERRORS
 from amplio.server.state import StateDep
 
@@ -21,12 +22,12 @@ class FillBody(BaseModel):
 
     method: Literal["concepts", "interpolate", "llm"]
     n: int = Field(3, ge=1, le=10)
-    seed: int = 0
-    instruction: str | None = Field(None, max_length=2000, description="llm: what to change (optional)")
+    seed: int = Field(0, ge=0, le=SEED_MAX)
+    instruction: UnicodeText | None = Field(None, max_length=2000, description="llm: what to change (optional)")
 
 
 @router.get("/gaps", response_model=list[schemas.Gap], response_model_exclude_unset=True)
-def gaps(state: StateDep, top: int = Query(10, ge=1, le=50), seed: int = 0,
+def gaps(state: StateDep, top: int = Query(10, ge=1, le=50), seed: int = Query(0, ge=0, le=SEED_MAX),
          against: Literal["data", "reference"] = "data") -> list[dict[str, Any]]:
     """Rank the empty spaces among the live rows (recomputed and stored on each call).
 

@@ -14,6 +14,7 @@ from starlette.background import BackgroundTask
 
 from amplio.errors import InputError
 from amplio.server import schemas
+from amplio.server.routers import UnicodeText
 from amplio.server.schemas import ERRORS
 from amplio.server.state import StateDep
 
@@ -30,8 +31,8 @@ class StatusBody(BaseModel):
 class TextBody(BaseModel):
     """A row's new text, or the text of a row added by hand."""
 
-    text: str = Field(min_length=1)
-    label: str | None = None
+    text: UnicodeText = Field(min_length=1)
+    label: UnicodeText | None = None
 
 
 @router.post("/rows/status", response_model=schemas.StatusChanged)
@@ -42,7 +43,7 @@ def set_status(state: StateDep, body: StatusBody) -> dict[str, Any]:
     return {"ok": True, "ids": body.ids, "status": body.status}
 
 
-@router.post("/rows/{row_id}/edit", response_model=schemas.Row)
+@router.post("/rows/{row_id:int}/edit", response_model=schemas.Row)
 def edit(state: StateDep, row_id: int, body: TextBody) -> dict[str, Any]:
     """Replace a row's text; it is re-embedded and moves on the map."""
     with state.lock:
@@ -72,7 +73,15 @@ def history(state: StateDep, limit: int = Query(200, ge=1, le=5000)) -> list[dic
         return state.ws.history(limit=limit)
 
 
-@router.get("/export", response_class=FileResponse)
+#: What a download is sent as: a folder format arrives zipped; any file but CSV is opaque bytes.
+_EXPORT_TYPES = {".csv": "text/csv", ".zip": "application/zip"}
+_BINARY = "application/octet-stream"
+
+
+@router.get("/export", response_class=FileResponse, responses={200: {
+    "description": "the file, as an attachment",
+    "content": {kind: {"schema": {"type": "string", "format": "binary"}}
+                for kind in (*_EXPORT_TYPES.values(), _BINARY)}}})
 def export(state: StateDep, format: str = Query("csv"),  # noqa: A002 - the public query parameter name
            status: Literal["all", "accepted", "candidate", "rejected"] = "accepted") -> FileResponse:
     """Download the rows as ``format`` (csv, jsonl, parquet, or hf as a zip of the folder)."""
@@ -91,5 +100,5 @@ def export(state: StateDep, format: str = Query("csv"),  # noqa: A002 - the publ
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
-    return FileResponse(written, filename=written.name,
+    return FileResponse(written, filename=written.name, media_type=_EXPORT_TYPES.get(written.suffix, _BINARY),
                         background=BackgroundTask(shutil.rmtree, folder, ignore_errors=True))

@@ -85,7 +85,9 @@ def _codes(values: pd.Series) -> tuple[NDArray[np.uint8], list[str]]:
     return codes, names
 
 
-@router.get("/rows/{row_id}", response_model=schemas.Row)
+# ``:int`` in every row route: otherwise ``GET /api/rows/status`` would read "status" as a row id
+# (a 422) instead of answering 405, since that path takes only POST.
+@router.get("/rows/{row_id:int}", response_model=schemas.Row)
 def row(state: StateDep, row_id: int) -> dict[str, Any]:
     """One row with its provenance (origin, method, parents, params, models, status)."""
     with state.lock:
