@@ -21,7 +21,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "amplio"
 LAYERS = [
     {"errors", "progress", "runtime", "registry", "config", "quality", "plugins"},
     {"embedding", "llm", "data", "projection"},
-    {"concepts", "decoders", "gaps", "augment"},
+    {"concepts", "decoders", "gaps", "augment", "engines"},
     {"workspace"},
     {"server", "cli", "notebook", "mcp", "__init__", "__main__"},
 ]

@@ -81,20 +81,46 @@ def cli() -> None:
               help="Workspace folder (default: <input stem>.amplio in the working directory).")
 @click.option("--model", help="Encoder: a sentence-transformers name or local path (default all-MiniLM-L6-v2, offline).")
 @click.option("--seed", default=0, show_default=True, help="Seed for the map and clusters.")
+@click.option("--vectors", "vectors", metavar="COLUMN|FILE",
+              help="Vectors made elsewhere, so the rows are not embedded here: a column of SOURCE "
+                   "holding a list of numbers per row, a .npy file (one row per input row, in "
+                   "order) or a Parquet file of id + vector (what `amplio embed` writes).")
+@click.option("--encoder", "vectors_encoder", metavar="[KIND:]MODEL",
+              help="The encoder that made --vectors (e.g. all-MiniLM-L6-v2); new text (candidates, "
+                   "edits, added rows) is embedded by it. A file from `amplio embed` names it itself.")
+@click.option("--id-col", "id_col",
+              help="Column lining a Parquet --vectors file up with SOURCE's rows (default: the file's "
+                   "own id column; `row` means SOURCE's row numbers, from 0).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @domain_errors
 def open_command(source: Path, text_col: str | None, label_col: str | None, workspace: Path | None,
-                 model: str | None, seed: int, as_json: bool) -> None:
+                 model: str | None, seed: int, vectors: str | None, vectors_encoder: str | None,
+                 id_col: str | None, as_json: bool) -> None:
     """Open SOURCE (CSV, TSV, JSON, JSONL, Parquet, TXT or a datasets folder) as a workspace.
 
-    Embeds every row, fits the 2-D map and clusters, and stores it all in a DuckDB workspace.
-    Re-opening adds only rows the workspace does not hold yet.
+    Embeds every row (or takes --vectors made elsewhere), fits the 2-D map and clusters, and
+    stores it all in a DuckDB workspace. Re-opening adds only rows the workspace does not hold yet.
     """
+    import warnings
+
     import amplio
     from amplio.progress import TqdmProgress
+    from amplio.workspace.build import EncoderUnavailableWarning
 
-    with amplio.open(source, text_col=text_col, label_col=label_col, workspace=workspace,
-                     model=model, seed=seed, progress=TqdmProgress()) as ws:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", EncoderUnavailableWarning)
+        ws = amplio.open(source, text_col=text_col, label_col=label_col, workspace=workspace,
+                         model=model, seed=seed, progress=TqdmProgress(), vectors=vectors,
+                         vectors_encoder=vectors_encoder, id_col=id_col)
+    with ws:
+        if vectors is not None:
+            click.echo(f"amplio: note: vectors from {ws.meta.get('vectors_source')}, made by "
+                       f"{ws.meta['encoder']!r}; nothing was embedded", err=True)
+        for warning in caught:
+            if issubclass(warning.category, EncoderUnavailableWarning):
+                click.echo(f"amplio: note: {warning.message}", err=True)
+            else:
+                warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
         emit(ws.info(), as_json, format_info)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import shutil
+import warnings
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,18 +16,25 @@ import pandas as pd
 from amplio.config import Settings, load_settings
 from amplio.data.ingest import CleanRows, clean_rows
 from amplio.data.loaders import read_table
+from amplio.data.vectors import Vectors, line_up
 from amplio.embedding.base import Encoder
 from amplio.embedding.batching import embed_texts
 from amplio.embedding.registry import create_encoder
-from amplio.errors import InputError, WorkspaceError, WorkspaceWriteError
+from amplio.engines.naming import EncoderSpec, parse_encoder
+from amplio.errors import AmplioError, InputError, WorkspaceError, WorkspaceWriteError
 from amplio.progress import Progress, silent
 from amplio.projection.clusters import cluster_embeddings
 from amplio.projection.umap_projection import fit_projection
 from amplio.workspace.schema import DB_FILE
 from amplio.workspace.store import CLUSTER_CENTROIDS, PROJECTION, Store, now
-from amplio.workspace.workspace import Workspace
+from amplio.workspace.workspace import Workspace, encoder_unavailable
 
 WORKSPACE_SUFFIX = ".amplio"
+
+
+class EncoderUnavailableWarning(UserWarning):
+    """Vectors were given for an encoder this machine cannot load: the workspace opens, but new
+    text (candidates, edits, added rows) will need that encoder."""
 
 
 @dataclass
@@ -62,12 +70,22 @@ def open_dataset(
     seed: int = 0,
     progress: Progress = silent,
     timings: Timings | None = None,
+    vectors: str | Path | np.ndarray | None = None,
+    vectors_encoder: str | None = None,
+    id_col: str | None = None,
 ) -> Workspace:
     """Open ``source`` as a workspace, creating it if needed.
 
     ``source`` is a data file, a ``datasets`` folder, a DataFrame, or an existing workspace
     folder. When the workspace already exists, only rows whose text it does not hold yet are
     added (embedded and placed with the fitted map); nothing else is recomputed.
+
+    ``vectors`` brings vectors made elsewhere, so the rows are not embedded here: a column of
+    ``source`` holding a list of numbers per row, a ``.npy`` file (one row per input row), a
+    Parquet file lined up by ``id_col`` (``amplio embed`` writes one), or an array.
+    ``vectors_encoder`` names the encoder that made them (``[KIND:]MODEL``; a file from
+    ``amplio embed`` names it itself); new text is embedded by it later. When it cannot be loaded
+    here the workspace still opens, with an ``EncoderUnavailableWarning``.
 
     Raises:
         InputError: bad file, format, column or content (nothing is written).
@@ -85,24 +103,100 @@ def open_dataset(
     with clock("load"):
         frame = source if isinstance(source, pd.DataFrame) else read_table(source)
         rows = clean_rows(frame, text_col, label_col)
+        given = None if vectors is None else line_up(frame, rows.frame, vectors, id_col=id_col)
+    if given is None and (vectors_encoder or id_col):
+        raise InputError("an encoder name or an id column goes with vectors made elsewhere; give "
+                         "the vectors too", field="vectors")
     if is_workspace(folder):
-        return _sync(folder, rows, text_col, encoder, progress, clock)
+        spec = None if given is None else _vectors_spec(given, vectors_encoder, model,
+                                                        settings or load_settings(), required=False)
+        return _sync(folder, rows, text_col, encoder, progress, clock, given, spec)
     if folder.exists() and any(folder.iterdir()):
         raise WorkspaceError(f"{folder} exists and is not an Amplio workspace; choose another workspace folder",
                              field="workspace")
     settings = settings or load_settings()
+    source_name = "<DataFrame>" if isinstance(source, pd.DataFrame) else str(Path(source).resolve())
+    if given is not None:
+        spec = _vectors_spec(given, vectors_encoder, model, settings, required=True)
+        assert spec is not None
+        named = _named_encoder(encoder, spec, given)
+        return _build(folder, rows, named, spec.kind, spec.model, source_name, seed,
+                      settings.batch_size, progress, clock, given)
     kind = settings.encoder
     encoder = encoder or create_encoder(kind, model or settings.encoder_model)
-    source_name = "<DataFrame>" if isinstance(source, pd.DataFrame) else str(Path(source).resolve())
     return _build(folder, rows, encoder, kind, model or settings.encoder_model, source_name,
                   seed, settings.batch_size, progress, clock)
 
 
-def _build(folder: Path, rows: CleanRows, encoder: Encoder, kind: str, model: str, source: str,
-           seed: int, batch_size: int, progress: Progress, clock: _Clock) -> Workspace:
+def _vectors_spec(given: Vectors, name: str | None, model: str | None, settings: Settings, *,
+                  required: bool) -> EncoderSpec | None:
+    """Which encoder made ``given``: the one named, or the one its file names (they must agree)."""
+    if name and model and name != model:
+        raise InputError(f"the encoder is named twice, {name!r} and {model!r}; name the one that made "
+                         "the vectors once", field="vectors_encoder")
+    name = name or model
+    meta = given.meta
+    from_file = (EncoderSpec(meta["encoder_kind"], meta["encoder_model"])
+                 if meta.get("encoder_kind") and meta.get("encoder_model") else None)
+    if name and given.encoder:
+        spec = parse_encoder(name, settings.encoder)
+        if name not in (given.encoder, meta.get("encoder_model")) and spec != from_file:
+            raise InputError(f"{given.source} says its vectors were made by encoder {given.encoder!r}, "
+                             f"not {name!r}; leave the encoder out, or give the vectors {name!r} made",
+                             field="vectors_encoder")
+        return from_file or spec
+    if name:
+        return parse_encoder(name, settings.encoder)
+    if from_file is not None:
+        return from_file
+    if given.encoder:
+        return parse_encoder(given.encoder, settings.encoder)
+    if not required:
+        return None
+    raise InputError(f"say which encoder made the vectors in {given.source} (e.g. "
+                     f"{settings.encoder_model}); new text is embedded by it later",
+                     field="vectors_encoder")
+
+
+class _Named:
+    """What a workspace records of an encoder this machine cannot load: its name and dimension."""
+
+    def __init__(self, name: str, dim: int) -> None:
+        self.name, self.dim = name, dim
+
+
+def _named_encoder(encoder: Encoder | None, spec: EncoderSpec, given: Vectors) -> Encoder | _Named:
+    """The encoder that made ``given``, loaded to check its dimension; when it cannot be loaded
+    here, its name alone, with a warning that new text will need it."""
+    if encoder is None:
+        try:
+            encoder = create_encoder(spec.kind, spec.model)
+        except AmplioError as exc:
+            name = given.encoder or (spec.model if spec.kind == "sentence-transformers" else spec.label)
+            warnings.warn(EncoderUnavailableWarning(encoder_unavailable(name, str(exc), given.source)),
+                          stacklevel=3)
+            return _Named(name, given.dim)
+    if given.encoder and encoder.name != given.encoder:
+        raise InputError(f"{given.source} says its vectors were made by encoder {given.encoder!r}, "
+                         f"but {spec.label!r} loads as {encoder.name!r}; name the encoder that made "
+                         "them", field="vectors_encoder")
+    if encoder.dim != given.dim:
+        raise InputError(f"the vectors in {given.source} have {given.dim} dimensions but encoder "
+                         f"{encoder.name!r} gives {encoder.dim}; name the encoder that made them",
+                         field="vectors_encoder")
+    return encoder
+
+
+def _build(folder: Path, rows: CleanRows, encoder: Encoder | _Named, kind: str, model: str, source: str,
+           seed: int, batch_size: int, progress: Progress, clock: _Clock,
+           given: Vectors | None = None) -> Workspace:
     texts = rows.frame["text"].tolist()
     with clock("embed"):
-        vectors = embed_texts(encoder, texts, batch_size=batch_size, progress=progress)
+        if given is not None:  # made elsewhere, checked and lined up with the rows already
+            vectors = given.array
+        else:
+            assert isinstance(encoder, Encoder)
+            vectors = embed_texts(encoder, texts, batch_size=batch_size, progress=progress)
     with clock("project"):
         projection, xy = fit_projection(vectors, seed=seed, progress=progress)
     with clock("cluster"):
@@ -118,6 +212,8 @@ def _build(folder: Path, rows: CleanRows, encoder: Encoder, kind: str, model: st
             try:
                 with store.transaction():
                     _write_meta(store, rows, encoder, kind, model, source, seed, projection.fitted_rows)
+                    if given is not None:
+                        store.set_meta("vectors_source", given.source)
                     store.put_embeddings(encoder.name, rows.frame["text_hash"].tolist(), vectors)
                     store.insert_rows(_original_rows(rows.frame, xy, clustering.assignments))
                     store.put_clusters([(cid, clustering.keywords.get(cid, []), size)
@@ -143,13 +239,17 @@ def _build(folder: Path, rows: CleanRows, encoder: Encoder, kind: str, model: st
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return Workspace.load(folder, encoder=encoder, projection=projection)
+    return Workspace.load(folder, encoder=encoder if isinstance(encoder, Encoder) else None,
+                          projection=projection)
 
 
 def _sync(folder: Path, rows: CleanRows, text_col: str | None, encoder: Encoder | None,
-          progress: Progress, clock: _Clock) -> Workspace:
+          progress: Progress, clock: _Clock, given: Vectors | None = None,
+          spec: EncoderSpec | None = None) -> Workspace:
     workspace = Workspace.load(folder, encoder=encoder)
     try:
+        if given is not None:
+            _check_sync_vectors(workspace, given, spec)
         stored = workspace.meta.get("text_column")
         if text_col and stored and text_col != stored:
             raise InputError(
@@ -162,14 +262,29 @@ def _sync(folder: Path, rows: CleanRows, text_col: str | None, encoder: Encoder 
         with clock("add"):
             for label, group in new.groupby("label", dropna=False, sort=False):
                 workspace.add_rows(group["text"].tolist(), origin="original", status="accepted",
-                                   label=None if pd.isna(label) else str(label), progress=progress)
+                                   label=None if pd.isna(label) else str(label), progress=progress,
+                                   embeddings=None if given is None else given.array[group.index.to_numpy()])
     except BaseException:
         workspace.close()
         raise
     return workspace
 
 
-def _write_meta(store: Store, rows: CleanRows, encoder: Encoder, kind: str, model: str, source: str,
+def _check_sync_vectors(workspace: Workspace, given: Vectors, spec: EncoderSpec | None) -> None:
+    """Vectors for rows added to an existing workspace must come from the workspace's encoder."""
+    meta = workspace.meta
+    if spec is not None and (spec.kind, spec.model) != (meta["encoder_kind"], meta["encoder_model"]) \
+            and given.encoder != meta["encoder"]:
+        raise InputError(f"workspace {workspace.path} holds vectors of encoder {meta['encoder']!r}, "
+                         f"not {spec.label!r}; give vectors that encoder made, or use another "
+                         "workspace folder", field="vectors_encoder")
+    if given.dim != meta["dim"]:
+        raise InputError(f"the vectors in {given.source} have {given.dim} dimensions but workspace "
+                         f"{workspace.path} holds {meta['dim']}-dimensional ones (encoder "
+                         f"{meta['encoder']!r}); give vectors that encoder made", field="vectors")
+
+
+def _write_meta(store: Store, rows: CleanRows, encoder: Encoder | _Named, kind: str, model: str, source: str,
                 seed: int, fitted_rows: int) -> None:
     from amplio import __version__
 

@@ -20,7 +20,13 @@ from amplio.data.records import plain
 from amplio.embedding.base import Encoder, nearest
 from amplio.embedding.batching import embed_texts
 from amplio.embedding.registry import create_encoder
-from amplio.errors import InputError, NotFoundError, WorkspaceError
+from amplio.errors import (
+    AmplioError,
+    InputError,
+    MissingDependencyError,
+    NotFoundError,
+    WorkspaceError,
+)
 from amplio.progress import Progress, silent
 from amplio.projection.umap_projection import Projection
 from amplio.workspace.augmenter import Augmenter
@@ -36,6 +42,17 @@ Origin = Literal["original", "augmented", "manual"]
 Status = Literal["candidate", "accepted", "rejected"]
 # Meta keys every workspace method may index without a default.
 _REQUIRED_META = ("encoder", "encoder_kind", "encoder_model", "dim")
+
+
+def encoder_unavailable(name: str, reason: str, vectors_source: str) -> str:
+    """One line: new text needs encoder ``name`` (which made the vectors in
+    ``vectors_source``), and it cannot be loaded here because of ``reason``."""
+    why = " ".join(reason.split())
+    why = why if len(why) <= 240 else why[:239] + "…"
+    return (f"new text (candidates, edits, added rows) is embedded by {name!r}, the encoder that made "
+            f"the vectors from {vectors_source}, and it cannot be loaded here ({why}); install it or "
+            "make it reachable here, or open the data without vectors to embed it all with an "
+            "encoder you have")
 
 
 class Workspace:
@@ -95,7 +112,14 @@ class Workspace:
     def encoder(self) -> Encoder:
         """The encoder this workspace was embedded with (loaded on first use)."""
         if self._encoder is None:
-            self._encoder = create_encoder(self.meta["encoder_kind"], self.meta["encoder_model"])
+            try:
+                self._encoder = create_encoder(self.meta["encoder_kind"], self.meta["encoder_model"])
+            except AmplioError as exc:
+                if "vectors_source" not in self.meta:
+                    raise
+                # The rows came with vectors made elsewhere; say so, not only what failed.
+                raise MissingDependencyError(encoder_unavailable(
+                    self.meta["encoder"], str(exc), self.meta["vectors_source"])) from None
         if self._encoder.name != self.meta["encoder"]:
             raise WorkspaceError(
                 f"encoder {self._encoder.name!r} differs from the workspace's {self.meta['encoder']!r}"
