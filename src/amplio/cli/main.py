@@ -125,6 +125,45 @@ def open_command(source: Path, text_col: str | None, label_col: str | None, work
 
 
 @cli.command()
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
+              help="The Parquet file to write (id, text_hash, vector; the encoder in its metadata).")
+@click.option("--text-col", help="Column holding the texts (default: detected, as by `open`).")
+@click.option("--id-col", "id_col",
+              help="Column of unique row ids to write beside each vector (default: `row`, SOURCE's "
+                   "row numbers from 0).")
+@click.option("--encoder", "encoder", metavar="[KIND:]MODEL",
+              help="Encoder to embed with (default: the configured one, all-MiniLM-L6-v2).")
+@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="local: this process. ray: a Ray Data map_batches job, one encoder per actor.")
+@click.option("--address", "address",
+              help="Ray cluster to run on (ray://HEAD:10001, or `auto` on a cluster node); default: "
+                   "start a local Ray instance for the job.")
+@click.option("--concurrency", type=int, help="Encoder actors for --engine ray (default: one per CPU of the cluster).")
+@click.option("--batch-size", "batch_size", type=int, help="Texts per encoder batch (default 64).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@domain_errors
+def embed(source: Path, output: Path, text_col: str | None, id_col: str | None, encoder: str | None,
+          engine: str, address: str | None, concurrency: int | None, batch_size: int | None,
+          as_json: bool) -> None:
+    """Embed SOURCE's texts once and write id + vector to a Parquet file, for
+    `amplio open SOURCE --vectors FILE` (here or on another machine).
+
+    Each distinct text is embedded once; every row with text gets a vector.
+    """
+    from amplio.engines.embed import embed_file
+    from amplio.progress import TqdmProgress
+
+    result = embed_file(source, output, text_col=text_col, id_col=id_col, encoder=encoder,
+                        engine=engine, address=address, concurrency=concurrency,  # type: ignore[arg-type]
+                        batch_size=batch_size, progress=TqdmProgress())
+    emit(result.to_dict(), as_json, lambda r: (
+        f"wrote {r['path']}: {r['rows']:,} rows ({r['texts']:,} distinct texts), {r['dim']}-d, "
+        f"encoder {r['encoder']}, engine {r['engine']}, {r['seconds']['total']:.1f} s "
+        f"({r['rows_per_s']:,.0f} rows/s)"))
+
+
+@cli.command()
 @click.argument("workspace", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (keys: rows, original, augmented, accepted, labels, ...).")
 @domain_errors
