@@ -36,6 +36,9 @@ class Settings:
         llm_timeout: seconds before an HTTP LLM request is abandoned.
         llm_retries: how many times a failed HTTP LLM request is retried (with backoff).
         batch_size: encoder batch size.
+        map_sample_above: when a workspace is built from more rows than this, the map (UMAP) is
+            fitted on a sample and the other rows are placed by their nearest sampled rows.
+        map_sample_size: how many rows that sample holds.
     """
 
     encoder: str = "sentence-transformers"
@@ -49,6 +52,8 @@ class Settings:
     llm_timeout: float = 60.0
     llm_retries: int = 2
     batch_size: int = 64
+    map_sample_above: int = 25_000
+    map_sample_size: int = 25_000
 
     def with_overrides(self, **values: object) -> Settings:
         """A copy with the given keys replaced (``None`` values are ignored)."""

@@ -54,6 +54,10 @@ MIN_SCORE = 1.0  # a gap's centre must be emptier than the hubs of its rim rows
 MIN_DEPTH = MIN_SCORE  # former name, kept for callers
 NMS_FRACTION = 0.5  # suppress a candidate within this fraction of a better gap's radius
 MIN_ROWS = 12
+#: Above this many rows the finder refuses (InputError) instead of running for hours: its row
+#: statistics are an exact n x n neighbour search, O(n^2 d) (measured in benchmarks/scale.py and
+#: docs/scale.md). Reference gaps (``amplio.gaps.reference``) cost O(n x reference) and have no limit.
+MAX_ROWS = 200_000
 
 Projector = Callable[[NDArray[np.float32]], NDArray[np.floating]]
 
@@ -361,4 +365,9 @@ def _check_inputs(embeddings: NDArray[np.floating], xy: NDArray[np.floating], te
         raise InputError(f"{len(x)} embeddings but {len(labels)} labels")
     if top < 1:
         raise InputError("top must be at least 1")
+    if len(x) > MAX_ROWS:
+        raise InputError(
+            f"the gap finder handles at most {MAX_ROWS:,} rows (its exact neighbour search grows as "
+            f"rows squared; {len(x):,} rows would take hours); compare with a reference set "
+            "instead (--reference), which scales with rows x reference rows, or find gaps in a subset")
     return unit_rows(x)

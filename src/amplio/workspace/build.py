@@ -198,7 +198,10 @@ def _build(folder: Path, rows: CleanRows, encoder: Encoder | _Named, kind: str, 
             assert isinstance(encoder, Encoder)
             vectors = embed_texts(encoder, texts, batch_size=batch_size, progress=progress)
     with clock("project"):
-        projection, xy = fit_projection(vectors, seed=seed, progress=progress)
+        map_settings = load_settings()  # map_sample_above / map_sample_size (config or environment)
+        projection, xy = fit_projection(vectors, seed=seed, progress=progress,
+                                        sample_above=map_settings.map_sample_above,
+                                        sample_size=map_settings.map_sample_size)
     with clock("cluster"):
         clustering = cluster_embeddings(vectors, texts, seed=seed)
     # Build beside the target and rename at the end: a failure or a kill leaves no half-made
