@@ -24,7 +24,8 @@ class Settings:
     """Every configuration key, with its default.
 
     Attributes:
-        encoder: encoder backend kind: ``sentence-transformers`` or ``openai-compatible``.
+        encoder: encoder backend kind: ``sentence-transformers``, ``openai-compatible``, or
+            ``onnx`` / ``onnx-int8`` (ONNX Runtime; the ``fast`` extra, docs/encoders.md).
         encoder_model: model name or local path for the encoder.
         encoder_base_url: base URL of an OpenAI-compatible embeddings endpoint.
         encoder_api_key_env: environment variable holding that endpoint's API key.

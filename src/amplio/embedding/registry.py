@@ -12,7 +12,7 @@ EncoderFactory = Callable[[str], Encoder]
 
 def _load_builtins() -> None:
     # Importing the backend modules registers them; they import their heavy libraries lazily.
-    from amplio.embedding import openai_compatible, sentence_transformer  # noqa: F401
+    from amplio.embedding import onnx_runtime, openai_compatible, sentence_transformer  # noqa: F401
 
 
 _REGISTRY: Registry[EncoderFactory] = Registry("encoder kind", "amplio.encoders", _load_builtins)
