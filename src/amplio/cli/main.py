@@ -114,8 +114,8 @@ def open_command(source: Path, text_col: str | None, label_col: str | None, work
                          vectors_encoder=vectors_encoder, id_col=id_col)
     with ws:
         if vectors is not None:
-            click.echo(f"amplio: note: vectors from {ws.meta.get('vectors_source')}, made by "
-                       f"{ws.meta['encoder']!r}; nothing was embedded", err=True)
+            click.echo(f"amplio: note: vectors from {ws.meta.get('vectors_source') or vectors}, made by "
+                       f"{ws.meta['encoder']!r}; no given row was embedded", err=True)
         for warning in caught:
             if issubclass(warning.category, EncoderUnavailableWarning):
                 click.echo(f"amplio: note: {warning.message}", err=True)

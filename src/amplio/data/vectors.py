@@ -175,6 +175,37 @@ def _stack(cells: Sequence[Any] | np.ndarray, where: str, labels: Sequence[str])
     return np.stack(rows) if rows else np.zeros((0, 0), dtype=np.float32)
 
 
+def _arrow_matrix(column: Any, where: str, labels: Sequence[str]) -> NDArray[np.float32]:
+    """``_stack`` for an Arrow list column, without a Python object per number (a million rows
+    of 384 floats would be 384 million of them)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    if len(column) == 0:
+        return np.zeros((0, 0), dtype=np.float32)
+    if column.null_count:
+        bad = int(np.flatnonzero(column.is_null().to_numpy(zero_copy_only=False))[0])
+        raise InputError(f"{labels[bad]} of {where} has no vector; give every row with text a vector",
+                         field="vectors")
+    lengths = pc.list_value_length(column).to_numpy(zero_copy_only=False)
+    dim = int(lengths[0])
+    ragged = np.flatnonzero(lengths != dim)
+    if len(ragged):
+        bad = int(ragged[0])
+        raise InputError(f"{labels[bad]} of {where} has {int(lengths[bad])} numbers but {labels[0]} has "
+                         f"{dim}; every vector must have the same length", field="vectors")
+    if dim == 0:
+        raise InputError(f"{labels[0]} of {where} is an empty list; give each row a list of floats",
+                         field="vectors")
+    values = column.flatten()
+    if not (pa.types.is_floating(values.type) or pa.types.is_integer(values.type)) or values.null_count:
+        raise InputError(f"{where} holds lists of {values.type} with gaps or not of numbers; give each "
+                         "row a list of floats", field="vectors")
+    return np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.float32).reshape(len(column), dim)
+
+
 def _checked(array: NDArray[np.float32], labels: NDArray[Any] | Sequence[Any], where: str,
              what: str) -> NDArray[np.float32]:
     """``array`` with finite, non-zero rows, each scaled to unit length (the encoders' contract)."""
@@ -280,8 +311,8 @@ def _from_parquet(path: Path, frame: pd.DataFrame, clean: pd.DataFrame, id_col: 
                 f"{labels[int(differ[0])]}'s text differs from the text its vector in {path} was made "
                 f"from ({len(differ):,} rows differ); embed this input again (amplio embed), or check "
                 "the text and id columns", field="vectors")
-    cells = table.column(vector_col).take(pa.array(rows)).to_pylist()
-    array = _stack(cells, f"column {shown_name(vector_col)!r} of {path}", labels)
+    array = _arrow_matrix(table.column(vector_col).take(pa.array(rows)),
+                          f"column {shown_name(vector_col)!r} of {path}", labels)
     encoder = meta.get("encoder") or None
     return Vectors(_checked(array, labels, str(path), "vector for"), str(path), encoder, meta)
 

@@ -34,7 +34,9 @@ ENGINES = ("local", "ray")
 @dataclass
 class EmbedResult:
     """What ``embed_file`` wrote and how long it took (``seconds``: ``start`` for loading the
-    encoder or starting/joining the cluster, ``embed``, ``total``)."""
+    encoder or starting/joining the cluster, ``embed``, ``total``; ``cpu``: CPU seconds of this
+    process and of the Ray encoder actors, start-up and model loads included, not Ray's own
+    daemons)."""
 
     path: str
     rows: int
@@ -111,12 +113,14 @@ def embed_file(
     unique = rows.frame["text"].tolist()
     where = {h: i for i, h in enumerate(rows.frame["text_hash"])}
 
-    total_start = time.perf_counter()
+    total_start, cpu_start = time.perf_counter(), time.process_time()
+    actor_cpu = 0.0
     if engine == "ray":
         from amplio.engines.ray_engine import embed_on_ray
 
-        name, vectors, start_s = embed_on_ray(unique, spec, address=address, concurrency=concurrency,
-                                              batch_size=batch_size, progress=progress)
+        name, vectors, start_s, actor_cpu = embed_on_ray(
+            unique, spec, address=address, concurrency=concurrency, batch_size=batch_size,
+            progress=progress)
     else:
         start = time.perf_counter()
         loaded = create_encoder(spec.kind, spec.model)
@@ -133,9 +137,10 @@ def embed_file(
     full: NDArray[np.float32] = vectors[[where[h] for h in hashes]]
     path = write_vectors(out_path, _plain_ids(ids), id_col or ROW_ID, hashes, full, meta)
     total = time.perf_counter() - total_start
+    cpu = time.process_time() - cpu_start + actor_cpu
     return EmbedResult(str(path), len(kept), len(unique), int(vectors.shape[1]), name, engine,
                        id_col or ROW_ID, {"start": round(start_s, 3), "embed": round(embed_s, 3),
-                                          "total": round(total, 3)})
+                                          "total": round(total, 3), "cpu": round(cpu, 3)})
 
 
 def _plain_ids(ids: Any) -> list[Any]:

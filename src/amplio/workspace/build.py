@@ -92,6 +92,9 @@ def open_dataset(
         WorkspaceError / WorkspaceLockedError: the target workspace cannot be used.
     """
     if isinstance(source, (str, Path)) and is_workspace(Path(source)):
+        if vectors is not None:
+            raise InputError(f"{source} is a workspace; vectors go with the data file they were made "
+                             "from (give it, and the workspace as the workspace folder)", field="vectors")
         return Workspace.load(source, encoder=encoder)
     if workspace is None:
         if isinstance(source, pd.DataFrame):
