@@ -13,6 +13,7 @@ Two kinds are registered: ``onnx`` (fp32) and ``onnx-int8``. Both need the ``fas
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -213,8 +214,10 @@ def _fingerprint(folder: Path) -> str:
     return digest.hexdigest()[:16]
 
 
+@functools.lru_cache(maxsize=8)
 def export_key(folder: Path) -> str:
-    """The cache folder name: model folder name, its content digest and the exporter's versions."""
+    """The cache folder name: model folder name, its content digest and the exporter's versions
+    (computed once per process: the digest reads the weights)."""
     import importlib.metadata as md
 
     def version(package: str) -> str:
