@@ -91,7 +91,10 @@ def load_reference(ws: Workspace, reference: str | Path, *, text_column: str | N
                                     data["embeddings"].astype(np.float32), cached=True)
     from amplio.embedding.batching import embed_texts
 
-    vectors = np.asarray(embed_texts(ws.encoder, texts, progress=progress), dtype=np.float32)
+    # Thousands of prompts take a minute on a laptop: lend out the server's lock meanwhile (the
+    # encoder serialises its own calls), so the UI's searches and row views still answer.
+    with ws.unlocked():
+        vectors = np.asarray(embed_texts(ws.encoder, texts, progress=progress), dtype=np.float32)
     if vectors.shape[1] != int(ws.meta["dim"]):
         raise InputError(f"the encoder gave {vectors.shape[1]}-d vectors, the workspace holds "
                          f"{ws.meta['dim']}-d ones")
