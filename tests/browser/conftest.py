@@ -1,11 +1,14 @@
-"""A real `amplio serve` on a free port over a small demo slice, and Debian's Chromium via Playwright.
+"""A real `amplio serve` on a free port over a small demo slice, and an installed Chromium or Chrome
+(found by scripts/find_browser.py) driven through Playwright.
 
 The dataset is the first rows of the bundled demo plus rows carrying markup and script, so every
-test also runs against hostile text. Screenshots go to test-artifacts/ (git-ignored).
+test also runs against hostile text. Screenshots go to test-artifacts/ (git-ignored). Without a
+browser the tests that need one skip, loudly; with AMPLIO_REQUIRE_BROWSER=1 (CI) they fail instead.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -13,6 +16,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 
 import httpx
 import pandas as pd
@@ -24,7 +28,19 @@ from amplio.data.demo import demo_dataset_path
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
+
+
+def _load_finder() -> ModuleType:
+    # scripts/ is not a package; load the finder by path so `make browser` and the tests share it.
+    spec = importlib.util.spec_from_file_location("amplio_find_browser", ROOT / "scripts" / "find_browser.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+find_browser = _load_finder()
+_MISSING: list[str] = []
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 ROWS = 100
 HOSTILE = [
@@ -103,12 +119,22 @@ def gap_server(gap_dataset: Path, free_port: Callable[[], int], garden_reference
 def browser() -> Iterator[Browser]:
     from playwright.sync_api import sync_playwright
 
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package (see DEVELOPERS.md)")
+    executable = find_browser.find_browser()
+    if executable is None:
+        if find_browser.required():
+            pytest.fail(f"{find_browser.REQUIRE_ENV} is set and " + find_browser.HOW_TO_ENABLE)
+        _MISSING.append(find_browser.HOW_TO_ENABLE)
+        pytest.skip(find_browser.HOW_TO_ENABLE.splitlines()[0])
     with sync_playwright() as play:
-        chromium = play.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        chromium = play.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    # A skip line in the short summary is easy to miss; a skipped UI suite must not pass unnoticed.
+    if _MISSING:
+        terminalreporter.write_line(find_browser.banner(_MISSING[0]), red=True, bold=True)
 
 
 @pytest.fixture()
