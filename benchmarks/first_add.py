@@ -8,8 +8,8 @@ then each trial starts a **new Python process** that loads it and times, in orde
 ``Workspace.load``, loading the encoder, embedding one text, the first ``place`` of that
 embedding, a second ``place``, and a whole first ``add_rows`` of one more text (already warm).
 
-``--baseline`` also runs every trial with the projection code of git ``HEAD~N`` / any revision
-(``--baseline-rev``), substituted for ``amplio.projection.umap_projection`` in the child, on a
+``--baseline`` also runs every trial with the projection code of git revision ``--baseline-rev``
+(default ``bd9b0bc``, the last that placed with UMAP's ``transform``), substituted for ``amplio.projection.umap_projection`` in the child, on a
 workspace built by that code: the before/after of the same session on the same machine.
 
 Results: ``benchmarks/results/first_add.json`` and ``.md``.
@@ -96,7 +96,9 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=3000, help="AART prompts in the workspace")
     parser.add_argument("--trials", type=int, default=3)
     parser.add_argument("--baseline", action="store_true", help="also time the projection code of --baseline-rev")
-    parser.add_argument("--baseline-rev", default="HEAD", help="git revision of the baseline projection code")
+    parser.add_argument("--baseline-rev", default="bd9b0bc",
+                        help="git revision of the baseline projection code (default: the last one "
+                             "that placed with UMAP's transform)")
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "first_add.json")
     args = parser.parse_args()
 
