@@ -32,6 +32,9 @@ CONCEPT_ROW_IDS = "concepts_row_ids"
 GAPS = "gaps"
 REFERENCE_EMBEDDINGS = "gaps-reference"  # + ":" + content hash, text column and encoder
 
+# Vectors per INSERT: bounds the memory of storing a large set.
+EMBEDDING_INSERT_ROWS = 50_000
+
 # Columns a write may set on existing rows (``set_rows``), so no caller's text becomes SQL.
 _SETTABLE = frozenset({"status", "reviewed_by", "text", "text_hash", "x", "y", "cluster"})
 
@@ -250,6 +253,13 @@ class Store:
         if len(hashes) == 0:
             return
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        # In slices: one INSERT of a million vectors held an Arrow copy of them all and DuckDB's
+        # working set for the whole key index at once (11 GiB at 1M rows).
+        for start in range(0, len(hashes), EMBEDDING_INSERT_ROWS):
+            self._insert_embeddings(model, hashes[start : start + EMBEDDING_INSERT_ROWS],
+                                    vectors[start : start + EMBEDDING_INSERT_ROWS])
+
+    def _insert_embeddings(self, model: str, hashes: Sequence[str], vectors: NDArray[np.float32]) -> None:
         values = pa.array(vectors.reshape(-1))
         offsets = pa.array(np.arange(0, vectors.size + 1, vectors.shape[1], dtype=np.int32))
         table = pa.table({
