@@ -25,6 +25,15 @@ def select_by_search(page: Page, text: str) -> None:
     expect(page.locator("#selected-text")).to_be_visible()
 
 
+def painted_pixels(page: Page) -> int:
+    """Pixels of the map's canvas that are not background."""
+    return int(page.evaluate("""() => { const c = document.querySelector('#map canvas');
+        const g = document.createElement('canvas'); g.width = c.width; g.height = c.height;
+        const x = g.getContext('2d'); x.drawImage(c, 0, 0);
+        const d = x.getImageData(0, 0, g.width, g.height).data; let n = 0;
+        for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++; return n; }"""))
+
+
 def test_map_shows_every_row(page: Page, server: str, dataset: tuple[object, int]) -> None:
     open_ui(page, server)
     rows = dataset[1]
@@ -32,11 +41,7 @@ def test_map_shows_every_row(page: Page, server: str, dataset: tuple[object, int
     expect(page.locator("[data-testid=row-count]")).to_have_text(str(rows))
     assert page.locator("#map canvas").count() >= 1
     # The map really drew: some canvas pixels are not background.
-    drawn = page.evaluate("""() => { const c = document.querySelector('#map canvas');
-        const g = document.createElement('canvas'); g.width = c.width; g.height = c.height;
-        const x = g.getContext('2d'); x.drawImage(c, 0, 0);
-        const d = x.getImageData(0, 0, g.width, g.height).data; let n = 0;
-        for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++; return n; }""")
+    drawn = painted_pixels(page)
     assert drawn > rows  # several pixels per point
     # Colour by label: the legend lists the labels with their counts.
     legend = page.locator("#legend").inner_text()
@@ -45,9 +50,14 @@ def test_map_shows_every_row(page: Page, server: str, dataset: tuple[object, int
     page.click("#label-bars .bar >> nth=0")
     filtered = int(page.get_attribute("#map", "data-points") or 0)
     assert 0 < filtered < rows
+    # The rows the filter leaves out stay on the map, dimmed, under the matching ones.
+    expect(page.locator("#map")).to_have_attribute("data-dimmed", str(rows - filtered))
+    page.evaluate("new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+    assert painted_pixels(page) > 0.9 * drawn
     shot(page, "01-map-filtered")
     page.click("#clear-filters")
     expect(page.locator("#map")).to_have_attribute("data-points", str(rows))
+    expect(page.locator("#map")).to_have_attribute("data-dimmed", "0")
     shot(page, "00-map")
 
 

@@ -3,7 +3,8 @@
 // Float32 buffers, so 1M points pan and zoom smoothly; additive-looking alpha shows density.
 
 export interface Scatter {
-  setData(x: Float32Array, y: Float32Array, category: Uint8Array, colours: string[]): void;
+  /** Every point; with ``match``, those where it is 0 are drawn dimmed, under the rest. */
+  setData(x: Float32Array, y: Float32Array, category: Uint8Array, colours: string[], match: Uint8Array | null): void;
   setSelected(point: { x: number; y: number } | null): void;
   /** Data coordinates -> CSS pixels inside the map element. */
   location(x: number, y: number): { x: number; y: number };
@@ -18,11 +19,21 @@ export interface ScatterHooks {
   changed(): void;
 }
 
-/** Points drawn while panning or zooming a larger map (all of them once the view is still). */
+/** Points drawn while panning or zooming a larger map (all of them once the view is still), at
+ * first; the sample then adapts to the frame time between MIN_SAMPLE and the point count. */
 const SAMPLE = 150_000;
+const MIN_SAMPLE = 20_000;
+/** Frame time the moving sample aims for (ms): shrink above it, grow well below it. */
+const FRAME_BUDGET = 40;
 
-/** A fixed pseudo-random permutation of 0..n-1 (deterministic, so the sample is stable). */
+/** Category code of a dimmed point (a filter or search is active and it does not match). */
+export const DIMMED = 63;
+
+let lastShuffle: Uint32Array = new Uint32Array(0);
+
+/** A fixed pseudo-random permutation of 0..n-1 (deterministic, so the sample is stable; cached). */
 function shuffled(n: number): Uint32Array {
+  if (lastShuffle.length === n) return lastShuffle;
   const order = new Uint32Array(n);
   for (let i = 0; i < n; i++) order[i] = i;
   let seed = 0x9e3779b9;
@@ -31,6 +42,7 @@ function shuffled(n: number): Uint32Array {
     const j = seed % (i + 1);
     const t = order[i]; order[i] = order[j]; order[j] = t;
   }
+  lastShuffle = order;
   return order;
 }
 
@@ -42,7 +54,8 @@ out vec4 v_colour;
 void main() {
   gl_Position = vec4(a_pos * u_scale + u_offset, 0.0, 1.0);
   gl_PointSize = u_size;
-  v_colour = vec4(u_colours[int(a_cat) % 64], 0.7);
+  int c = int(a_cat);
+  v_colour = c == ${DIMMED} ? vec4(0.62, 0.64, 0.68, 0.22) : vec4(u_colours[c % 64], 0.7);
 }`;
 const FRAGMENT = `#version 300 es
 precision mediump float;
@@ -66,6 +79,7 @@ export class GLScatter implements Scatter {
   private program: WebGLProgram;
   private buffers: { pos: WebGLBuffer; cat: WebGLBuffer };
   private count = 0;
+  private dimmed = 0;  // the first ``dimmed`` points in the buffers are drawn dimmed, first
   private view = { cx: 0, cy: 0, scale: 1 };  // data centre and data-units -> [-1, 1] scale
   private colours = new Float32Array(64 * 3);
   private selected: HTMLDivElement;
@@ -73,6 +87,9 @@ export class GLScatter implements Scatter {
   private frame = 0;
   private fit = 1;
   private interacting = false;
+  private dragging = false;
+  private sample = SAMPLE;  // points drawn while moving (adapted to the frame time)
+  private lastMovingFrame = 0;  // rAF timestamp of the previous frame drawn while moving
   private idleTimer = 0;
   private observer: ResizeObserver;
 
@@ -109,19 +126,26 @@ export class GLScatter implements Scatter {
     return program;
   }
 
-  setData(x: Float32Array, y: Float32Array, category: Uint8Array, colours: string[]): void {
+  setData(x: Float32Array, y: Float32Array, category: Uint8Array, colours: string[], match: Uint8Array | null): void {
     const gl = this.gl;
     const first = this.count === 0;
     this.count = x.length;
     // Points go to the GPU in a fixed shuffled order, so the first k of them are a uniform sample:
-    // while the user pans or zooms a large map, only that sample is drawn (see SAMPLE).
+    // while the user pans or zooms a large map, only that sample is drawn (see SAMPLE). With a
+    // filter, the dimmed points come first (drawn under the matching ones), each part still shuffled.
     const order = shuffled(x.length);
     const pos = new Float32Array(x.length * 2);
     const cats = new Float32Array(x.length);
+    let dimmed = 0;
+    if (match) for (let i = 0; i < x.length; i++) dimmed += match[i] ? 0 : 1;
+    this.dimmed = dimmed;
     let [x0, x1, y0, y1] = [Infinity, -Infinity, Infinity, -Infinity];
+    let low = 0;
+    let high = dimmed;
     for (let k = 0; k < x.length; k++) {
       const i = order[k];
-      pos[2 * k] = x[i]; pos[2 * k + 1] = y[i]; cats[k] = category[i];
+      const at = match && !match[i] ? low++ : high++;
+      pos[2 * at] = x[i]; pos[2 * at + 1] = y[i]; cats[at] = match && !match[i] ? DIMMED : category[i];
       if (x[i] < x0) x0 = x[i]; if (x[i] > x1) x1 = x[i]; if (y[i] < y0) y0 = y[i]; if (y[i] > y1) y1 = y[i];
     }
     gl.bindBuffer(gl.ARRAY_BUFFER, this.buffers.pos);
@@ -170,20 +194,37 @@ export class GLScatter implements Scatter {
     return Math.abs(b.x - a.x);
   }
 
-  /** Mark a pan/zoom in progress: draw the sample now, everything once input pauses. */
+  /** Mark a pan/zoom in progress: draw the sample now, everything once input pauses (for a drag:
+   * once the button is released, so a pause mid-drag does not stall on a full redraw). */
   private moving(): void {
-    this.interacting = this.count > SAMPLE;
+    this.interacting = this.count > MIN_SAMPLE && this.count > this.sample;
     window.clearTimeout(this.idleTimer);
-    this.idleTimer = window.setTimeout(() => { this.interacting = false; this.draw(); }, 150);
+    this.idleTimer = window.setTimeout(() => {
+      if (this.dragging) return;
+      this.interacting = false;
+      this.draw();
+    }, 150);
   }
 
   draw(): void {
     if (this.frame) return;
-    this.frame = requestAnimationFrame(() => {
+    this.frame = requestAnimationFrame((now) => {
       this.frame = 0;
+      this.adapt(now);
       this.render();
       this.hooks.changed();
     });
+  }
+
+  /** While moving, scale the sample so frames stay near FRAME_BUDGET (a software renderer draws
+   * ~1M points/s, a GPU far more): consecutive moving frames measure the last one's cost. */
+  private adapt(now: number): void {
+    if (!this.interacting) { this.lastMovingFrame = 0; return; }
+    const took = this.lastMovingFrame ? now - this.lastMovingFrame : 0;
+    this.lastMovingFrame = now;
+    if (!took || took > 500) return;  // the first moving frame, or a pause in the input
+    if (took > FRAME_BUDGET) this.sample = Math.max(MIN_SAMPLE, Math.round(this.sample * Math.max(0.3, FRAME_BUDGET / took)));
+    else if (took < FRAME_BUDGET / 2) this.sample = Math.min(Math.max(this.count, MIN_SAMPLE), Math.round(this.sample * 1.2));
   }
 
   private render(): void {
@@ -214,7 +255,11 @@ export class GLScatter implements Scatter {
     gl.bindBuffer(gl.ARRAY_BUFFER, this.buffers.cat);
     gl.enableVertexAttribArray(cat);
     gl.vertexAttribPointer(cat, 1, gl.FLOAT, false, 0, 0);
-    gl.drawArrays(gl.POINTS, 0, this.interacting ? Math.min(this.count, SAMPLE) : this.count);
+    // While moving a large map, a uniform sample of each part (dimmed, matching); else everything.
+    const share = this.interacting ? Math.min(1, this.sample / Math.max(this.count, 1)) : 1;
+    const matching = this.count - this.dimmed;
+    if (this.dimmed) gl.drawArrays(gl.POINTS, 0, Math.ceil(this.dimmed * share));
+    if (matching) gl.drawArrays(gl.POINTS, this.dimmed, Math.ceil(matching * share));
     const p = this.selectedPoint;
     this.selected.hidden = !p;
     if (p) {
@@ -226,7 +271,11 @@ export class GLScatter implements Scatter {
   private interact(): void {
     const c = this.canvas;
     let drag: { x: number; y: number; moved: boolean } | null = null;
-    c.addEventListener("pointerdown", (e) => { drag = { x: e.offsetX, y: e.offsetY, moved: false }; c.setPointerCapture(e.pointerId); });
+    c.addEventListener("pointerdown", (e) => {
+      drag = { x: e.offsetX, y: e.offsetY, moved: false };
+      this.dragging = true;
+      c.setPointerCapture(e.pointerId);
+    });
     c.addEventListener("pointermove", (e) => {
       if (drag) {
         const dx = e.offsetX - drag.x;
@@ -250,7 +299,14 @@ export class GLScatter implements Scatter {
         const d = this.toData(e.offsetX, e.offsetY);
         this.hooks.click(d.x, d.y, this.unit());
       }
+      if (drag?.moved && this.interacting) { this.interacting = false; this.draw(); }  // full detail again
       drag = null;
+      this.dragging = false;
+    });
+    c.addEventListener("lostpointercapture", () => {
+      if (this.dragging && this.interacting) { this.interacting = false; this.draw(); }
+      drag = null;
+      this.dragging = false;
     });
     c.addEventListener("pointerleave", () => this.hooks.hover(NaN, NaN, 0, { x: 0, y: 0 }));
     c.addEventListener("wheel", (e) => {

@@ -62,8 +62,14 @@ class App {
       changed: () => this.reload(),
       select: (id) => void this.select(id),
       focus: (rows: Listed[]) => {
-        this.map.highlight = rows.map((r) => r.id);
-        this.map.links = rows.flatMap((r) => (r.parents ?? []).map((p) => ({ from: r.id, to: p })));
+        const highlight = rows.map((r) => r.id);
+        const links = rows.flatMap((r) => (r.parents ?? []).map((p) => ({ from: r.id, to: p })));
+        const same = (a: unknown[], b: unknown[]) => JSON.stringify(a) === JSON.stringify(b);
+        // Redrawing 1M points costs a frame or two: skip it when the candidates are unchanged
+        // (e.g. none at start-up, where this ran a second full redraw before the page was ready).
+        if (same(highlight, this.map.highlight) && same(links, this.map.links)) return;
+        this.map.highlight = highlight;
+        this.map.links = links;
         this.redraw();  // candidates and their parents stay visible whatever the filters
       },
     });
@@ -115,6 +121,7 @@ class App {
     const legend = map.render(this.colourBy, keep);
     byId("map-status").textContent = this.shownLine();
     byId("map").dataset.points = String(map.shown);
+    byId("map").dataset.dimmed = String(map.dimmed);
     clear(byId("legend"), ...legend.names.map((name, k) => el("div", { class: "legend-item" },
       el("span", { class: "swatch", style: `background:${legend.colours[k]}` }),
       el("span", { text: name }), el("span", { class: "muted", text: ` ${legend.counts[k]}` }))));

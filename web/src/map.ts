@@ -5,7 +5,7 @@
 import { EmbeddingView, defaultCategoryColors } from "embedding-atlas-component";
 import type { DataPoint, OverlayProxy } from "embedding-atlas-component";
 import type { Category, Points } from "./api";
-import { GLScatter, type Scatter } from "./glmap";
+import { DIMMED, GLScatter, type Scatter } from "./glmap";
 
 export type ColourBy = "label" | "cluster" | "method" | "length";
 export interface Link { from: number; to: number }
@@ -56,12 +56,25 @@ class AtlasScatter implements Scatter {
     new ResizeObserver(() => this.view.update({ width: target.clientWidth, height: target.clientHeight })).observe(target);
   }
 
-  setData(x: Float32Array, y: Float32Array, category: Uint8Array, colours: string[]): void {
+  setData(x: Float32Array, y: Float32Array, category: Uint8Array, colours: string[], match: Uint8Array | null): void {
     let [x0, x1, y0, y1] = [Infinity, -Infinity, Infinity, -Infinity];
     for (let i = 0; i < x.length; i++) { x0 = Math.min(x0, x[i]); x1 = Math.max(x1, x[i]); y0 = Math.min(y0, y[i]); y1 = Math.max(y1, y[i]); }
     if (x.length) this.bounds = { x0, x1, y0, y1 };
-    this.view.update({ data: { x: x as Float32Array<ArrayBuffer>, y: y as Float32Array<ArrayBuffer>,
-      category: category as Uint8Array<ArrayBuffer> }, categoryColors: colours });
+    let cx = x, cy = y, cc = category;
+    if (match) {
+      // Dimmed points first (drawn under the matching ones), in a light grey of their own.
+      cx = new Float32Array(x.length); cy = new Float32Array(x.length); cc = new Uint8Array(x.length);
+      let k = 0;
+      for (const keep of [0, 1]) {
+        for (let i = 0; i < x.length; i++) {
+          if ((match[i] ? 1 : 0) !== keep) continue;
+          cx[k] = x[i]; cy[k] = y[i]; cc[k] = keep ? category[i] : DIMMED; k++;
+        }
+      }
+      colours = [...colours, ...new Array(Math.max(0, DIMMED - colours.length)).fill("#999999"), "rgba(160,164,172,0.25)"];
+    }
+    this.view.update({ data: { x: cx as Float32Array<ArrayBuffer>, y: cy as Float32Array<ArrayBuffer>,
+      category: cc as Uint8Array<ArrayBuffer> }, categoryColors: colours });
   }
 
   setSelected(point: { x: number; y: number; id?: number } | null): void {
@@ -86,11 +99,13 @@ class AtlasScatter implements Scatter {
 
 export class MapView {
   private scatter!: Scatter;
-  private visible: Int32Array = new Int32Array(0);  // indices into points of the shown rows
+  private visible: Int32Array = new Int32Array(0);  // indices into points of the matching rows
+  private every: Int32Array = new Int32Array(0);  // 0..count-1
+  private dimmedCount = 0;
   private grid = new Grid();
   private svg: SVGSVGElement;
   private tooltip: HTMLDivElement;
-  private indexOf = new Map<number, number>();
+  private byId: Map<number, number> | null = null;
   private hoverToken = 0;
   renderer: "webgpu" | "webgl" = "webgl";
   links: Link[] = [];
@@ -138,31 +153,55 @@ export class MapView {
   /** Replace the data (after new candidates, edits or undo). */
   setPoints(points: Points): void {
     this.points = points;
-    this.indexOf = new Map();
-    points.ids.forEach((id, i) => this.indexOf.set(id, i));
+    this.every = new Int32Array(points.count).map((_, i) => i);
+    this.byId = null;  // built on first use: 1M Map entries cost ~0.2 s before the first draw
   }
 
-  /** Show the rows where ``keep(i)`` holds, coloured by ``by``; returns the legend. */
+  /** Row id -> index into the points. */
+  private get indexOf(): Map<number, number> {
+    if (!this.byId) {
+      const byId = new Map<number, number>();
+      this.points.ids.forEach((id, i) => byId.set(id, i));
+      this.byId = byId;
+    }
+    return this.byId;
+  }
+
+  /** Draw every row: those where ``keep(i)`` holds coloured by ``by`` and on top, the rest dimmed
+   * (grey, faint) underneath. Hover, click and nearest() pick among the matching rows only.
+   * Colours follow all rows, so a category keeps its colour while filtering; the legend lists the
+   * categories of the matching rows with their counts. */
   render(by: ColourBy, keep: (i: number) => boolean): Legend {
     const p = this.points;
-    const chosen: number[] = [];
-    for (let i = 0; i < p.count; i++) if (keep(i)) chosen.push(i);
-    this.visible = Int32Array.from(chosen);
-    const { codes, names } = categoryCodes(p, by, this.visible);
-    const x = new Float32Array(this.visible.length);
-    const y = new Float32Array(this.visible.length);
+    const match = new Uint8Array(p.count);
+    let kept = 0;
+    for (let i = 0; i < p.count; i++) if (keep(i)) { match[i] = 1; kept++; }
+    const visible = new Int32Array(kept);
+    for (let i = 0, j = 0; i < p.count; i++) if (match[i]) visible[j++] = i;
+    this.visible = visible;
+    this.dimmedCount = p.count - kept;
+    const { codes, names } = categoryCodes(p, by, this.every);
+    const x = new Float32Array(kept);
+    const y = new Float32Array(kept);
     const counts = new Array(names.length).fill(0);
-    this.visible.forEach((i, j) => { x[j] = p.x[i]; y[j] = p.y[i]; counts[codes[j]]++; });
+    visible.forEach((i, j) => { x[j] = p.x[i]; y[j] = p.y[i]; counts[codes[i]]++; });
     this.grid.build(x, y);
     const colours = defaultCategoryColors(Math.max(names.length, 1)).slice(0, names.length);
-    this.legend = { names, colours, counts };
-    this.scatter.setData(x, y, codes, colours);
+    const listed = names.map((_, k) => k).filter((k) => counts[k] > 0);
+    this.legend = { names: listed.map((k) => names[k]), colours: listed.map((k) => colours[k]), counts: listed.map((k) => counts[k]) };
+    this.scatter.setData(p.x, p.y, codes, colours, this.dimmedCount ? match : null);
     this.drawOverlay();
     return this.legend;
   }
 
+  /** Rows matching the filters (drawn in colour). */
   get shown(): number {
     return this.visible.length;
+  }
+
+  /** Rows drawn dimmed because they do not match the filters. */
+  get dimmed(): number {
+    return this.dimmedCount;
   }
 
   select(id: number | null): void {
