@@ -20,17 +20,7 @@ from numpy.typing import NDArray
 
 from amplio.embedding.base import Encoder
 from amplio.llm.base import LLM
-from testdata import AART_CSV, DATASETS, DNA_CSV  # noqa: F401  (re-exported for the test folders)
-
-SLICE_ROWS = 300
-
-
-def aart_slice(n: int = SLICE_ROWS) -> pd.DataFrame:
-    """``n`` distinct AART rows spread over the crime labels (up to 5 per label, file order)."""
-    frame = pd.read_csv(AART_CSV, dtype=str, keep_default_na=False)
-    frame = frame.drop_duplicates("prompt")
-    frame = frame.groupby("crime", sort=False).head(5)
-    return frame.iloc[:n].reset_index(drop=True)
+from testdata import AART_CSV, DATASETS, DNA_CSV, SLICE_ROWS, aart_slice  # noqa: F401  (re-exported for the test folders)
 
 
 class CountingEncoder:

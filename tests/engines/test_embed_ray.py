@@ -27,7 +27,7 @@ from amplio.data.vectors import read_vectors_meta
 from amplio.embedding.sentence_transformer import SentenceTransformerEncoder
 from amplio.engines.embed import embed_file
 from amplio.errors import InputError
-from conftest import aart_slice
+from testdata import aart_slice
 
 ROWS = 40
 # Ray Data's own context warns about its deprecated settings when it is first used.
