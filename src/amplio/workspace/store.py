@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 from numpy.typing import NDArray
 
 from amplio.data.records import plain
@@ -407,9 +408,15 @@ class Store:
     def points(self) -> pd.DataFrame:
         """What the map draws of every row: id, x, y, cluster, label, method (origin where there
         is none), origin, status and text length, ordered by id."""
-        return self.con.execute(
+        table = self.con.sql(
             "SELECT id, x, y, cluster, label, coalesce(method, origin) AS method, origin, status, "
-            "length(text) AS text_length FROM rows ORDER BY id").df()
+            "length(text) AS text_length FROM rows ORDER BY id").to_arrow_table()
+        # Through Arrow, with the text columns dictionary-encoded into pandas categoricals: a
+        # Python string per row and column took three quarters of the map's load at 1M rows.
+        for name in ("label", "method", "origin", "status"):
+            index = table.schema.get_field_index(name)
+            table = table.set_column(index, name, pc.dictionary_encode(table.column(name)))
+        return table.to_pandas()
 
     def search_text(self, query: str, limit: int) -> pd.DataFrame:
         """Rows whose text contains ``query`` (case-insensitive), by id. The query is a bound

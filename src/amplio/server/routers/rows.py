@@ -71,17 +71,20 @@ def points(state: StateDep) -> dict[str, Any]:
 
 def _codes(values: pd.Series) -> tuple[NDArray[np.uint8], list[str]]:
     """uint8 codes (255 = missing) for a string column; names by frequency, then name."""
-    mask = values.notna().to_numpy()
-    present = values[mask].astype(str)
-    counts = present.value_counts()
+    column = values if isinstance(values.dtype, pd.CategoricalDtype) else values.astype("category")
+    column = column.cat.rename_categories([str(c) for c in column.cat.categories])
+    counts = column.value_counts()
+    counts = counts[counts > 0]
     names = sorted(counts.index, key=lambda n: (-int(counts[n]), n))
     if len(names) > 254:  # keep the commonest; the map only has so many distinguishable colours
         names = [*names[:253], "other"]
-    # Vectorised lookup: a Python loop over 1M values took ~1 s per column.
-    found = pd.Index(names).get_indexer(present)
-    found[found < 0] = len(names) - 1  # only the folded tail is missing from names: it is "other"
+    # Per category, not per row: its position in names (the folded tail is "other", the last).
+    lookup = pd.Index(names).get_indexer(column.cat.categories)
+    lookup[lookup < 0] = len(names) - 1
+    raw = column.cat.codes.to_numpy()
     codes = np.full(len(values), 255, dtype=np.uint8)
-    codes[mask] = found.astype(np.uint8)
+    present = raw >= 0
+    codes[present] = lookup[raw[present]].astype(np.uint8)
     return codes, names
 
 
