@@ -11,7 +11,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -26,6 +25,7 @@ import uvicorn
 import amplio
 from amplio.server import create_app
 from amplio.server.jobs import JobRunner
+from fault_prefixes import limited, unprivileged
 
 AMPLIO = shutil.which("amplio") or str(Path(sys.executable).with_name("amplio"))
 LLM_TIMEOUT = 1.0  # seconds, AMPLIO_LLM_TIMEOUT: short, so a hang ends quickly
@@ -334,38 +334,6 @@ def folder(built_workspace: Path, tmp_path: Path) -> Path:
     target = tmp_path / "served.amplio"
     shutil.copytree(built_workspace, target)
     return target
-
-
-def limited(nbytes: int) -> list[str]:
-    """A prefix that runs a command with RLIMIT_FSIZE: a write past ``nbytes`` in any file fails
-    with EFBIG, as on a full disk, for root too and without a mount."""
-    code = ("import os, resource, sys; n = int(sys.argv[1]); "
-            "resource.setrlimit(resource.RLIMIT_FSIZE, (n, n)); os.execv(sys.argv[2], sys.argv[2:])")
-    return [sys.executable, "-c", code, str(nbytes)]
-
-
-def unprivileged() -> list[str]:
-    """A prefix under which permission bits hold, so a chmod makes a folder read-only.
-
-    Root ignores them; as root, ``setpriv`` drops the capabilities that let it (the process
-    stays root and owns its files). Skips where neither works.
-    """
-    probe = Path(tempfile.mkdtemp())
-    try:
-        probe.chmod(0o555)
-        candidates: list[list[str]] = [[]]
-        if os.geteuid() == 0 and shutil.which("setpriv"):
-            candidates.append(["setpriv", "--inh-caps=-all",
-                               "--bounding-set=-dac_override,-dac_read_search,-fowner", "--"])
-        for i, prefix in enumerate(candidates):
-            create = [sys.executable, "-c", "import sys; open(sys.argv[1], 'x')", str(probe / str(i))]
-            if subprocess.run([*prefix, *create], capture_output=True).returncode != 0:
-                return prefix
-    finally:
-        probe.chmod(0o755)
-        shutil.rmtree(probe)
-    pytest.skip("running as root and cannot drop the capabilities that bypass permission bits (no setpriv "
-                "or no CAP_SETPCAP), so a read-only folder cannot be made")
 
 
 def test_full_disk_answers_507_and_keeps_every_saved_row(folder: Path, free_port: Callable[[], int]) -> None:
