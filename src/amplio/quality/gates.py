@@ -38,6 +38,8 @@ OUT_OF_PLACE = "out-of-place"
 BORROWED = "borrowed-detail"
 TOO_CLOSE = "too-close"
 NOT_A_REQUEST = "not-a-request"
+TURNED_BENIGN = "turned-benign"
+REDUNDANT = "redundant"
 
 REASONS: dict[str, str] = {
     NEAR_COPY: "repeats an existing row (or a source) but for a trivial change",
@@ -57,6 +59,8 @@ REASONS: dict[str, str] = {
     BORROWED: "copies a detail of a worked example that belongs to another prompt",
     TOO_CLOSE: "changes too little of its source to be new",
     NOT_A_REQUEST: "reads as a statement or a reply, not a request",
+    TURNED_BENIGN: "asks how to avoid, spot or cope with what its source asks to do",
+    REDUNDANT: "says the same thing twice",
 }
 
 
@@ -162,6 +166,11 @@ def check(proposals: Iterable[Proposal], ground: Ground) -> None:
                 p.hold(TOO_CLOSE, new_words=round(added, 3))
             if any(checks.is_request(s) for s in ground.sources) and not checks.is_request(text):
                 p.hold(NOT_A_REQUEST)
+            if checks.turns_defensive(text, ground.sources):
+                p.hold(TURNED_BENIGN)
+            repeated = checks.redundant_words(text, ground.sources)
+            if repeated:
+                p.hold(REDUNDANT, repeats=sorted(repeated))
         if checks.concatenation_of(text, glue_rows) is not None:
             p.hold(CONCATENATION)
         title = checks.mismatched_title(text, ground.titles)
