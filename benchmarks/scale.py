@@ -16,7 +16,9 @@ are MiniLM vectors of repeated, perturbed real rows, not MiniLM vectors of the t
 ``amplio.open`` of the rows with an encoder that looks the precomputed vectors up (so the
 *embed* stage is a lookup), its stages as ``Timings`` reports them (load, embed, project, cluster,
 store), then reopening the workspace, ``/api/points``'s query (every row's id and position), the
-gap finder (or its size limit) and the reference-gap finder (the reference set against all rows).
+gap finder (or its size limit) and the reference-gap finder (the reference set against all rows),
+then (unless ``--no-coverage``) concept training, concept coverage over all rows and the
+diversity report.
 ``--compare-transform`` also places the non-sampled rows with UMAP's ``transform`` instead of
 the nearest-neighbour placement, with the neighbour recall@10 of both (of 1,000 random rows,
 the share of their 10 nearest rows in 384-d that are among their 10 nearest on the map).
@@ -185,7 +187,7 @@ def neighbour_recall(x: np.ndarray, xy: np.ndarray, queries: np.ndarray, k: int 
 
 
 def run(n: int, compare_transform: bool, gaps: bool, gaps_max: int = 50_000,
-        gap_sizes: Sequence[int] = ()) -> dict[str, Any]:
+        gap_sizes: Sequence[int] = (), coverage: bool = True) -> dict[str, Any]:
     import amplio
     from amplio.gaps.finder import MAX_ROWS, find_gaps
     from amplio.gaps.reference import find_reference_gaps
@@ -298,6 +300,20 @@ def run(n: int, compare_transform: bool, gaps: bool, gaps_max: int = 50_000,
             found = find_reference_gaps(vectors, xy, texts, labels, base[ref_idx], base_texts,
                                         top=10, project=ws.place)
         out["reference_gaps_found"] = len(found)
+    if coverage:
+        from amplio.gaps.metrics import NN_EXACT_MAX, NN_SAMPLE
+        from amplio.workspace.concepts import TRAIN_SAMPLE
+
+        with stage(st, f"concepts (SAE on {min(n, TRAIN_SAMPLE):,} rows + the bundled reference)"):
+            ws.train_concepts(seed=0)
+        with stage(st, "concept coverage (activations of all rows, counted per label)"):
+            cov = ws.coverage()
+        out["coverage"] = {"rows": cov["rows"], "labels": len(cov["labels"]),
+                           "concepts_shown": len(cov["concepts"])}
+        nn = "exact" if n <= NN_EXACT_MAX else f"estimated from {NN_SAMPLE:,} rows"
+        with stage(st, f"diversity report (Vendi; mean NN distance {nn})"):
+            rep = ws.report()
+        out["diversity_all"] = {k: rep["after"]["all"][k] for k in ("vendi", "mean_nn_distance")}
     ws.close()
     shutil.rmtree(folder, ignore_errors=True)
     return out
@@ -360,6 +376,8 @@ def main() -> None:
     parser.add_argument("--compare-transform", action="store_true",
                         help="also time UMAP transform placement (slow at 1M)")
     parser.add_argument("--no-gaps", action="store_true", help="skip the gap finders")
+    parser.add_argument("--no-coverage", action="store_true",
+                        help="skip concept training, concept coverage and the diversity report")
     parser.add_argument("--gaps-max", type=int, default=50_000,
                         help="time the gap finder on all rows only up to this many rows")
     parser.add_argument("--gap-sizes", type=int, nargs="*", default=[],
@@ -370,7 +388,7 @@ def main() -> None:
     for n in args.rows:
         earlier = report["runs"].get(str(n), {})
         report["runs"][str(n)] = run(n, args.compare_transform, not args.no_gaps, args.gaps_max,
-                                     args.gap_sizes)
+                                     args.gap_sizes, not args.no_coverage)
         for key, value in earlier.items():  # keep what this run skipped (e.g. --no-gaps)
             if key == "stages":
                 report["runs"][str(n)]["stages"] = {**value, **report["runs"][str(n)]["stages"]}

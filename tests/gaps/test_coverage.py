@@ -58,3 +58,19 @@ def test_coverage_rejects_bad_input() -> None:
         concept_coverage(np.ones((2, 2)), ["a"], ["x", "y"])
     with pytest.raises(InputError):
         concept_coverage(np.ones((2, 2)), ["a", "b"], ["x"])
+
+
+def test_counts_summed_in_chunks_give_the_whole_matrix_result(dna_slice: dict, memberships: np.ndarray) -> None:
+    # A million rows are counted a chunk at a time; the summary must not depend on the chunks.
+    from amplio.gaps.coverage import ActiveCounts, coverage_summary
+
+    labels = list(dna_slice["labels"])
+    labels[::7] = [None] * len(labels[::7])  # unlabelled rows count only as "elsewhere"
+    names = [f"c{i}" for i in range(12)]
+    whole = coverage_summary(memberships, labels, names, concepts=6, top=3)
+    counts = ActiveCounts(12)
+    for start in range(0, len(labels), 37):
+        counts.add(memberships[start:start + 37], labels[start:start + 37])
+    assert coverage_summary(counts, labels, names, concepts=6, top=3) == whole
+    with pytest.raises(InputError, match="5 concepts, not 12"):
+        counts.add(np.ones((2, 5)), ["a", "b"])

@@ -55,6 +55,27 @@ def test_mean_nn_distance_on_a_hexagon() -> None:
     assert d[1:-1] == pytest.approx([0.5] * 5, abs=1e-6)
 
 
+def test_mean_nn_distance_above_its_exact_limit_is_a_sampled_estimate(dna_slice: dict) -> None:
+    # Above exact_max the mean comes from a sample of rows, each searched against all rows.
+    x = np.asarray(dna_slice["x"])
+    exact = nearest_neighbour_distances(x)
+    queries = np.array([0, 5, len(x) - 1])
+    assert nearest_neighbour_distances(x, queries) == pytest.approx(exact[queries], abs=1e-6)
+    estimate = mean_nn_distance(x, exact_max=50, sample=200, seed=1)
+    assert estimate != pytest.approx(float(exact.mean()), abs=1e-9)  # a sample, not all rows
+    assert estimate == pytest.approx(float(exact.mean()), abs=4 * exact.std() / np.sqrt(200))
+    assert mean_nn_distance(x, exact_max=len(x)) == pytest.approx(float(exact.mean()), abs=1e-6)
+
+
+def test_vendi_in_blocks_matches_the_kernel_spectrum() -> None:
+    # More rows than dimensions: the d x d matrix is summed in blocks (65,536 rows each).
+    x = np.random.default_rng(0).normal(size=(70_000, 4)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    x64 = x.astype(np.float64)
+    eig = np.linalg.eigvalsh(x64.T @ x64 / len(x64))
+    assert vendi_score(x) == pytest.approx(float(np.exp(-np.sum(eig * np.log(eig)))), rel=1e-6)
+
+
 def test_mean_nn_distance_needs_two_rows() -> None:
     with pytest.raises(InputError):
         mean_nn_distance(np.ones((1, 3)))

@@ -16,7 +16,10 @@ if TYPE_CHECKING:
     from amplio.gaps.finder import Gap
 
 Bounds = tuple[float, float, float, float]
-_CHUNK = 2048  # rows per block in the exact nearest-neighbour search: 2048 x n floats at a time
+_CHUNK = 2048  # rows per block in the exact nearest-neighbour search ...
+_BLOCK_FLOATS = 64 * 1024 * 1024  # ... fewer when n is large: at most 256 MiB of similarities
+NN_EXACT_MAX = 50_000  # above this many rows the mean nearest-neighbour distance is estimated ...
+NN_SAMPLE = 5_000  # ... from this many rows, each searched against all rows
 
 
 def vendi_score(embeddings: NDArray[np.floating]) -> float:
@@ -43,16 +46,28 @@ def vendi_score(embeddings: NDArray[np.floating]) -> float:
     x = _unit_rows(embeddings)
     if len(x) == 0:
         raise InputError("the Vendi score needs at least one row")
-    x64 = x.astype(np.float64)
-    small = x64 @ x64.T if len(x64) <= x64.shape[1] else x64.T @ x64
-    eigenvalues = np.linalg.eigvalsh(small / len(x64))
+    if len(x) <= x.shape[1]:
+        x64 = x.astype(np.float64)
+        small = x64 @ x64.T
+    else:  # summed over blocks in float64, so a million rows never need a float64 copy
+        small = np.zeros((x.shape[1], x.shape[1]), dtype=np.float64)
+        for start in range(0, len(x), 65_536):
+            part = x[start:start + 65_536].astype(np.float64)
+            small += part.T @ part
+    eigenvalues = np.linalg.eigvalsh(small / len(x))
     eigenvalues = eigenvalues[eigenvalues > 1e-12]
     eigenvalues = eigenvalues / eigenvalues.sum()  # zero rows would make the trace < 1
     return float(np.exp(-np.sum(eigenvalues * np.log(eigenvalues))))
 
 
-def nearest_neighbour_distances(embeddings: NDArray[np.floating]) -> NDArray[np.float32]:
+def nearest_neighbour_distances(embeddings: NDArray[np.floating],
+                                queries: NDArray[np.integer] | None = None) -> NDArray[np.float32]:
     """Each row's cosine distance to its nearest other row (exact, computed in blocks).
+
+    Args:
+        embeddings: ``(n, d)`` rows.
+        queries: indices of the rows to answer for (default: all); each is still searched
+            against every row.
 
     Raises:
         InputError: if there are fewer than two rows.
@@ -61,22 +76,35 @@ def nearest_neighbour_distances(embeddings: NDArray[np.floating]) -> NDArray[np.
     n = len(x)
     if n < 2:
         raise InputError("nearest-neighbour distances need at least two rows")
-    best = np.empty(n, dtype=np.float32)
-    for start in range(0, n, _CHUNK):
-        sims = x[start:start + _CHUNK] @ x.T
+    asked = np.arange(n) if queries is None else np.asarray(queries, dtype=np.int64)
+    best = np.empty(len(asked), dtype=np.float32)
+    block = max(16, min(_CHUNK, _BLOCK_FLOATS // n))
+    for start in range(0, len(asked), block):
+        own = asked[start:start + block]
+        sims = x[own] @ x.T
         # A row is not its own neighbour (an exact duplicate elsewhere still counts, at distance 0).
-        sims[np.arange(len(sims)), np.arange(start, start + len(sims))] = -np.inf
-        best[start:start + _CHUNK] = 1.0 - sims.max(axis=1)
+        sims[np.arange(len(own)), own] = -np.inf
+        best[start:start + block] = 1.0 - sims.max(axis=1)
     return np.clip(best, 0.0, 2.0)
 
 
-def mean_nn_distance(embeddings: NDArray[np.floating]) -> float:
-    """Mean cosine distance from each row to its nearest other row (exact; fine up to ~100k rows).
+def mean_nn_distance(embeddings: NDArray[np.floating], *, exact_max: int = NN_EXACT_MAX,
+                     sample: int = NN_SAMPLE, seed: int = 0) -> float:
+    """Mean cosine distance from each row to its nearest other row.
+
+    Exact up to ``exact_max`` rows. Above, the search is ``n x n`` (hours at a million rows), so
+    the mean is estimated over a seeded sample of ``sample`` rows, each searched exactly against
+    all rows: an unbiased estimate whose standard error is the distances' spread over
+    ``sqrt(sample)`` (about 0.001 at the default).
 
     Raises:
         InputError: if there are fewer than two rows.
     """
-    return float(nearest_neighbour_distances(embeddings).mean())
+    n = len(embeddings)
+    if n <= exact_max or n <= sample:
+        return float(nearest_neighbour_distances(embeddings).mean())
+    queries = np.sort(np.random.default_rng(seed).choice(n, sample, replace=False))
+    return float(nearest_neighbour_distances(embeddings, queries).mean())
 
 
 def map_bounds(xy: NDArray[np.floating]) -> Bounds:

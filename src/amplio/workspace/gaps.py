@@ -69,6 +69,7 @@ def compute_gaps(ws: Workspace, *, top: int = 10, seed: int = 0, reference: str 
 
 
 MAX_EXAMPLE_CHARS = 300  # reference examples are cut to this length in the LLM's topic hint
+COVERAGE_CHUNK = 50_000  # rows whose concept activations are held at once
 
 
 def stored_gaps(ws: Workspace) -> list[dict[str, Any]]:
@@ -195,17 +196,23 @@ def workspace_coverage(ws: Workspace, *, concepts: int = 20, top: int = 5,
     Trains the concept model first if the workspace has none. Each suggestion also carries the
     concept's ``id``; the result adds the workspace's ``label_column``.
     """
-    from amplio.gaps.coverage import coverage_summary
+    from amplio.gaps.coverage import ActiveCounts, coverage_summary
     from amplio.workspace.concepts import ensure_concepts
 
     model = ensure_concepts(ws)
     rows = ws.rows(status="accepted")
     if rows.empty:
         raise InputError("no accepted rows to measure concept coverage on")
-    activations = model.encode(ws.embeddings(rows["id"].tolist()))
+    ids = rows["id"].tolist()
     labels = row_labels(rows)
-    result = coverage_summary(activations, labels, model.labels, concepts=concepts, top=top,
-                              threshold=threshold)
+    del rows
+    # Counted a chunk at a time: a million rows' activations at once would be
+    # n x (up to 4,096) floats, 16 GiB.
+    counts = ActiveCounts(len(model.labels), float(threshold))
+    for start in range(0, len(ids), COVERAGE_CHUNK):
+        chunk = ids[start:start + COVERAGE_CHUNK]
+        counts.add(model.encode(ws.embeddings(chunk)), labels[start:start + COVERAGE_CHUNK])
+    result = coverage_summary(counts, labels, model.labels, concepts=concepts, top=top)
     for picks in result["suggestions"].values():
         for pick in picks:
             pick["id"] = pick["concept"]
