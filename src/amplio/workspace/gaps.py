@@ -163,7 +163,10 @@ def diversity(ws: Workspace) -> dict[str, Any]:
     """Diversity of the accepted set now, and of the original rows, for a before/after view."""
     from amplio.gaps.metrics import compare, diversity_report, map_bounds
 
-    rows, embeddings = _live_rows(ws)
+    # The map's columns, not the texts: at a million rows the whole rows frame is gigabytes.
+    rows = ws.points()
+    rows = rows[rows["status"] != "rejected"].reset_index(drop=True)
+    embeddings = ws.embeddings(rows["id"].tolist())
     accepted = (rows["status"] == "accepted").to_numpy()
     original = (rows["origin"] == "original").to_numpy()
     gaps = stored_gaps(ws)
@@ -172,6 +175,8 @@ def diversity(ws: Workspace) -> dict[str, Any]:
     box = map_bounds(xy)  # one box for both, so area shares compare
 
     def report(mask: np.ndarray) -> dict[str, Any]:
+        if mask.all():  # no copy of every row's vector
+            return diversity_report(embeddings, xy, labels, bounds=box)
         return diversity_report(embeddings[mask], xy[mask], [labels[i] for i in np.flatnonzero(mask)],
                                 bounds=box)
 
@@ -200,7 +205,8 @@ def workspace_coverage(ws: Workspace, *, concepts: int = 20, top: int = 5,
     from amplio.workspace.concepts import ensure_concepts
 
     model = ensure_concepts(ws)
-    rows = ws.rows(status="accepted")
+    rows = ws.points()
+    rows = rows[rows["status"] == "accepted"]
     if rows.empty:
         raise InputError("no accepted rows to measure concept coverage on")
     ids = rows["id"].tolist()
