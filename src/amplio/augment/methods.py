@@ -12,7 +12,6 @@ them. Storing, ids and provenance belong to the workspace (``amplio.workspace.au
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -205,14 +204,6 @@ def far_apart_note(start: NDArray[np.float32], end: NDArray[np.float32]) -> str 
 
 
 # -- Augment with LLM -------------------------------------------------------------------------
-LISTED = "list toward the instruction"  # how a continuation of the rows is marked (``made_by``)
-# A rewrite must keep this cosine to its row. In blind reviews of 39 shown rewrites (AdvBench and
-# HarmBench samples), the 23 under it got 1 accept vote of 46, mostly for a harmless request;
-# the 16 above got 11 of 32.
-REWRITE_FLOOR = 0.68
-_PERSONA = re.compile(r"\s*(?:as\s+(?:an?|the|my)\s|i'?m\s+an?\s|i\s+am\s+an?\s|im\s+an?\s)", re.IGNORECASE)
-
-
 def vary(llm: LLM, encoder: Encoder, texts: Sequence[str], sources: NDArray[np.float32],
          instruction: str, rows: TextSet, *, n: int, seed: int,
          progress: Progress = silent) -> list[Proposal]:
@@ -223,10 +214,8 @@ def vary(llm: LLM, encoder: Encoder, texts: Sequence[str], sources: NDArray[np.f
     rewrites open (``amplio.llm.prompts.openings``); and continuations of a list of the ``rows``
     nearest the text moved toward the instruction. A variation must not copy a row, echo the
     instruction or borrow a worked example's detail, and must stay related to its text; close
-    to its text is allowed only when it moves toward the instruction, and a continuation (which
-    never saw the instruction) must move toward it. They are ranked by kind (``_kind_preference``:
-    continuations, then rewrites, then rewrites that add a persona), then by ``instruction_gain``,
-    the change in cosine to the instruction's own embedding, and likeness to the data.
+    to its text is allowed only when it moves toward the instruction. They are scored by
+    ``instruction_gain``, the change in cosine to the instruction's own embedding.
     """
     from amplio.llm.continuation import continue_list, token_budget
     from amplio.llm.prompts import openings, rewrites
@@ -241,7 +230,7 @@ def vary(llm: LLM, encoder: Encoder, texts: Sequence[str], sources: NDArray[np.f
     progress("generate", 0, len(texts))
     written: dict[str, str] = {}  # text -> how it was made
     per_source = math.ceil(budget(n) / len(texts))
-    listed = max(1, per_source // 2)
+    listed = max(1, per_source // 4)
     starts = openings(shots[::-1]) or [""]
     for i, (text, vector) in enumerate(zip(texts, sources, strict=True)):
         left = per_source - listed
@@ -255,7 +244,7 @@ def vary(llm: LLM, encoder: Encoder, texts: Sequence[str], sources: NDArray[np.f
         examples = rows.nearest(l2_normalise(vector + 0.5 * aim), 8, exclude=texts)
         for t in continue_list(llm, examples, k=listed, seed=seed + 101 * i + 7,
                                max_tokens=token_budget(examples)):
-            written.setdefault(t, LISTED)
+            written.setdefault(t, "list toward the instruction")
         progress("generate", i + 1, len(texts))
     made = [t for t in written if t.strip()]
     embeddings = (np.asarray(encoder.encode(made), dtype=np.float32) if made
@@ -279,33 +268,8 @@ def vary(llm: LLM, encoder: Encoder, texts: Sequence[str], sources: NDArray[np.f
         borrowed = checks.borrowed_phrase(p.text, texts, [e.rewritten for e in shots])
         if borrowed is not None:
             p.hold(gates.BORROWED, phrase=borrowed)
-        listed_text = p.details["made_by"] == LISTED
-        # A continuation never saw the instruction: moving toward it is its only sign of
-        # following it.
-        if listed_text and gain <= 0.0:
-            p.hold(gates.IGNORES_INSTRUCTION)
-        # A rewrite that moved this far from its row had dropped the request in review.
-        if not listed_text and p.details.get("source_cosine", 1.0) < REWRITE_FLOOR:
-            p.hold(gates.OFF_TOPIC)
-        p.score = (_kind_preference(p.text, listed_text, texts) + gain
-                   + 0.25 * p.details.get("relevance", 0.0) + 0.5 * p.details.get("typicality", 0.0))
+        p.score = gain + 0.25 * p.details.get("relevance", 0.0) + 0.5 * p.details.get("typicality", 0.0)
     return proposals
-
-
-def _kind_preference(text: str, listed_text: bool, sources: Sequence[str]) -> float:
-    """How much a kind of variation is preferred, before its instruction gain and typicality.
-
-    Blind reviews accepted continuations of the rows moved toward the instruction most often,
-    rewrites less, and rewrites that open with a persona the source lacks ("As a nurse, ...")
-    least: over the three reviewed report samples 25 of 52 accept votes, 7 of 20 and 6 of 44;
-    in the tuning rounds persona openings got 0.09 and 0.18 of the votes against 0.25 for the
-    other variations.
-    """
-    if listed_text:
-        return 1.0
-    if _PERSONA.match(text) and not any(_PERSONA.match(s) for s in sources):
-        return 0.0
-    return 0.5
 
 
 def worked_examples_for(encoder: Encoder, aim: NDArray[np.float32],
